@@ -1,0 +1,3 @@
+from mlquiz.cli import main
+
+main()

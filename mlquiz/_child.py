@@ -1,0 +1,250 @@
+"""The child side of the sandbox, and the wire format both sides share.
+
+Run as a script (``python -I -S _child.py SUBMISSION NUMPY_DIR RESULT_FD MEMORY_MB CPU_SECONDS``)
+it is the process that imports a learner's file and calls its functions. It reads the jobs as
+one JSON document on stdin and writes one JSON line per event to the file descriptor
+RESULT_FD:
+
+    {"event": "imported", "functions": [names defined in the file]}
+    {"event": "start", "function": name}
+    {"event": "result", "job": i, "ok": true, "value": ENCODED, "mutated": [arg names],
+     "warnings": [...], "seconds": s}
+    {"event": "result", "job": i, "ok": false, "error": {"type", "message", "traceback"}}
+    {"event": "done"}
+
+The learner's code runs in this process, so nothing here is trusted by the grading process:
+it only ever parses the JSON lines (never pickle) and compares in its own process.
+
+Wire format (``encode``/``decode``): JSON, where a numeric array or numpy scalar is
+``{"$a": base64 of little-endian bytes, "dtype": "f8"|"i8"|"b1", "shape": [...]}``, a tuple is
+``{"$t": [...]}``, a Result placeholder ``{"$r": index}``, anything else that is not plain JSON
+``{"$o": type name}`` (an opaque object, e.g. a learner's own tree).
+"""
+
+import base64
+import json
+import os
+import sys
+import time
+import traceback
+
+_DTYPES = {"f8": "<f8", "i8": "<i8", "b1": "|b1"}
+
+
+def encode(value, np):
+    """Turn a value into JSON-able data (see the module docstring)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if abs(value) < 2**53 else encode(float(value), np)
+    if isinstance(value, float):
+        value = np.float64(value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)
+        if array.dtype.kind == "b":
+            code = "b1"
+        elif array.dtype.kind in "iu":
+            code = "i8"
+        elif array.dtype.kind == "f":
+            code = "f8"
+        else:
+            return {"$o": f"array of dtype {array.dtype}"}
+        data = np.ascontiguousarray(array, dtype=_DTYPES[code]).tobytes()
+        return {"$a": base64.b64encode(data).decode("ascii"), "dtype": code,
+                "shape": list(array.shape)}
+    if isinstance(value, tuple):
+        return {"$t": [encode(v, np) for v in value]}
+    if isinstance(value, list):
+        return [encode(v, np) for v in value]
+    if type(value).__name__ == "Result" and hasattr(value, "index"):
+        return {"$r": int(value.index)}
+    return {"$o": type(value).__name__}
+
+
+class Opaque:
+    """An object of the learner's that cannot cross the process boundary (a tree, a model)."""
+
+    def __init__(self, type_name):
+        self.type_name = str(type_name)
+
+    def __repr__(self):
+        return f"<{self.type_name} object>"
+
+
+class Ref:
+    """Decoded ``{"$r": i}``: the result of call i of the same job."""
+
+    def __init__(self, index):
+        self.index = int(index)
+
+
+def decode(data, np, max_elements=10**8):
+    """Inverse of ``encode``; validates everything (the data may come from untrusted code)."""
+    if data is None or isinstance(data, (bool, str, int, float)):
+        return data
+    if isinstance(data, list):
+        return [decode(v, np, max_elements) for v in data]
+    if not isinstance(data, dict):
+        raise ValueError("malformed value")
+    if "$a" in data:
+        code = data.get("dtype")
+        shape = data.get("shape")
+        if code not in _DTYPES or not isinstance(shape, list) or not all(
+            isinstance(n, int) and 0 <= n <= max_elements for n in shape
+        ):
+            raise ValueError("malformed array")
+        raw = base64.b64decode(data["$a"], validate=True)
+        array = np.frombuffer(raw, dtype=_DTYPES[code])
+        if array.size != int(np.prod(shape, dtype=np.int64)):
+            raise ValueError("array size does not match its shape")
+        array = array.reshape(shape).copy()
+        return array.astype(float) if code == "f8" else array
+    if "$t" in data:
+        return tuple(decode(v, np, max_elements) for v in data["$t"])
+    if "$r" in data:
+        return Ref(data["$r"])
+    if "$o" in data:
+        return Opaque(data["$o"])
+    raise ValueError("malformed value")
+
+
+# ---------------------------------------------------------------------------------------------
+# The child process
+
+
+def _limit_resources(memory_mb, cpu_seconds):
+    import resource
+
+    if memory_mb > 0:
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if cpu_seconds > 0:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+
+
+def _trimmed_traceback(exc, submission):
+    """The traceback of an exception, keeping only the frames of the learner's file."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == submission]
+    lines = traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
+def _error(exc, submission):
+    message = str(exc)
+    if len(message) > 2000:
+        message = message[:2000] + " ..."
+    return {"type": type(exc).__name__, "message": message,
+            "traceback": _trimmed_traceback(exc, submission)}
+
+
+def _same(a, b, np):
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same(x, y, np) for x, y in zip(a, b))
+    return True
+
+
+def _copy(value, np):
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [_copy(v, np) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_copy(v, np) for v in value)
+    return value
+
+
+def _resolve(value, results):
+    if isinstance(value, Ref):
+        return results[value.index]
+    if isinstance(value, list):
+        return [_resolve(v, results) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_resolve(v, results) for v in value)
+    return value
+
+
+def _run_job(module, job, np, warnings, submission):
+    """Run one job's calls; the first call is the graded function, the rest chain on it."""
+    results = []
+    mutated = []
+    caught = []
+    started = time.perf_counter()
+    for call_number, call in enumerate(job["calls"]):
+        function = getattr(module, call["function"])
+        args = [_resolve(decode(a, np), results) for a in call["args"]]
+        kwargs = {k: _resolve(decode(v, np), results) for k, v in call["kwargs"].items()}
+        pristine_args = [_copy(a, np) for a in args]
+        pristine_kwargs = {k: _copy(v, np) for k, v in kwargs.items()}
+        with warnings.catch_warnings(record=True) as recorded, np.errstate(all="warn"):
+            warnings.simplefilter("always")
+            result = function(*args, **kwargs)
+        caught += [f"{w.category.__name__}: {w.message}" for w in recorded
+                   if issubclass(w.category, RuntimeWarning)]
+        for i, (before, after) in enumerate(zip(pristine_args, args)):
+            if not _same(before, after, np):
+                mutated.append(f"{call['function']} argument {i + 1}")
+        for name in kwargs:
+            if not _same(pristine_kwargs[name], kwargs[name], np):
+                mutated.append(f"{call['function']} argument {name}")
+        results.append(result)
+    return {"ok": True, "value": encode(results[-1], np), "mutated": mutated,
+            "warnings": caught[:5], "seconds": time.perf_counter() - started}
+
+
+def main(argv):
+    submission, numpy_dir, result_fd, memory_mb, cpu_seconds = argv[1:6]
+    out = os.fdopen(int(result_fd), "w", buffering=1)
+
+    def emit(event):
+        for stream in (sys.stdout, sys.stderr):  # so that what was printed is not lost if killed
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        out.write(json.dumps(event) + "\n")
+        out.flush()
+
+    jobs = json.loads(sys.stdin.read())
+    # Only the standard library and numpy: neither mlquiz nor its references are importable.
+    sys.path.insert(0, numpy_dir)
+    sys.stdin = open(os.devnull)
+    _limit_resources(int(memory_mb), int(cpu_seconds))
+    import importlib.util
+    import warnings
+
+    import numpy as np
+
+    try:
+        spec = importlib.util.spec_from_file_location("submission", submission)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["submission"] = module
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # the learner's import may raise anything, SystemExit included
+        emit({"event": "import_error", "error": _error(exc, submission)})
+        return
+    emit({"event": "imported",
+          "functions": sorted(n for n in vars(module) if callable(getattr(module, n, None)))})
+    current = None
+    for index, job in enumerate(jobs):
+        if job["function"] != current:
+            current = job["function"]
+            emit({"event": "start", "function": current})
+        try:
+            outcome = _run_job(module, job, np, warnings, submission)
+        except BaseException as exc:  # KeyboardInterrupt and SystemExit from learner code too
+            outcome = {"ok": False, "error": _error(exc, submission)}
+        outcome.update(event="result", job=index)
+        try:
+            emit(outcome)
+        except (TypeError, ValueError) as exc:
+            emit({"event": "result", "job": index, "ok": False,
+                  "error": {"type": type(exc).__name__, "message": f"cannot send the result: {exc}",
+                            "traceback": ""}})
+    emit({"event": "done"})
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,37 @@
+"""The mlquiz command line: a thin click layer over the library.
+
+Each area keeps its commands in its own module (``cli_grade``, ``cli_schedule``,
+``cli_cards``); this module only builds the group. Heavy modules (numpy, sympy,
+sqlite-utils) are imported inside the commands that need them, so start-up stays lean.
+"""
+
+from __future__ import annotations
+
+import click
+
+from mlquiz import __version__
+from mlquiz.cli_grade import grade_commands
+
+COMMAND_MODULES = [grade_commands]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlquiz")
+def main():
+    """Practise the mathematics of machine learning by implementing it.
+
+    \b
+    Start here:
+      mlquiz next                      what to practise now
+      mlquiz grade exercises/bn_backward.py
+      mlquiz topics                    the curriculum
+    """
+
+
+def _register():
+    for commands in COMMAND_MODULES:
+        for command in commands():
+            main.add_command(command)
+
+
+_register()

@@ -1,0 +1,75 @@
+"""The curriculum: exercises declared once in ``curriculum.toml``, and where their files live.
+
+Importing this module is cheap (no numpy): the schedule and ``mlquiz next`` use it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title_en: str
+    title_zh: str
+    file: str
+    functions: tuple[str, ...]
+    hints: tuple[str, ...]
+    timeout: float = 5.0
+    cards: tuple[str, ...] = ()
+
+    @property
+    def stem(self) -> str:
+        return Path(self.file).stem
+
+    @property
+    def reference_path(self) -> Path:
+        return data_dir("reference") / self.file
+
+    @property
+    def stub_path(self) -> Path:
+        return data_dir("exercises") / self.file
+
+
+def data_dir(name: str) -> Path:
+    """``reference`` or ``exercises``: inside the installed package (the wheel ships them
+    under ``mlquiz/_data``), or beside the package in a source checkout."""
+    installed = PACKAGE_DIR / "_data" / name
+    if installed.is_dir():
+        return installed
+    return PACKAGE_DIR.parent / name
+
+
+@cache
+def exercises() -> tuple[Exercise, ...]:
+    """Every exercise, in curriculum order."""
+    with open(PACKAGE_DIR / "curriculum.toml", "rb") as f:
+        data = tomllib.load(f)
+    return tuple(
+        Exercise(
+            id=entry["id"],
+            title_en=entry["title_en"],
+            title_zh=entry["title_zh"],
+            file=entry["file"],
+            functions=tuple(entry["functions"]),
+            hints=tuple(entry["hints"]),
+            timeout=float(entry.get("timeout", 5.0)),
+            cards=tuple(entry.get("cards", ())),
+        )
+        for entry in data["exercise"]
+    )
+
+
+def get_exercise(name: str) -> Exercise | None:
+    """Find an exercise by id or by file name (``bn_backward``, ``l2_regularization.py``)."""
+    name = Path(name).name
+    for exercise in exercises():
+        if name in (exercise.id, exercise.file, exercise.stem):
+            return exercise
+    return None

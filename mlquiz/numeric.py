@@ -1,0 +1,70 @@
+"""Numerical helpers for grading: tolerant comparison and centred finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlquiz.spec import Mismatch
+
+
+def compare(got, expected, rtol: float, atol: float, name: str = "out") -> Mismatch | None:
+    """Compare ``got`` with ``expected`` elementwise: |got - expected| <= atol + rtol * |expected|.
+
+    Both may be arrays, numbers, or (nested) tuples/lists of them; ``name`` names the output
+    in the returned :class:`Mismatch` (``dx``, ``grad_weights[1]``). Returns None when close.
+    """
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            count = len(got) if isinstance(got, (tuple, list)) else "a single value"
+            return Mismatch(name, f"expected {len(expected)} values, got {count}")
+        for i, (g, e) in enumerate(zip(got, expected)):
+            mismatch = compare(g, e, rtol, atol, f"{name}[{i}]")
+            if mismatch:
+                return mismatch
+        return None
+    try:
+        got = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return Mismatch(name, f"{name} is not a number or an array of numbers")
+    expected = np.asarray(expected, dtype=float)
+    if got.shape != expected.shape and not (got.size == expected.size == 1):
+        return Mismatch(name, f"{name} has shape {got.shape}, expected {expected.shape}")
+    got = got.reshape(expected.shape)
+    finite_expected = np.isfinite(expected)
+    if not np.array_equal(np.isfinite(got), finite_expected):
+        bad = ~np.isfinite(got) & finite_expected
+        what = "nan" if np.isnan(got[bad]).any() else "inf"
+        return Mismatch(name, f"{name} contains {what} where a finite value is expected",
+                        rtol=rtol, atol=atol)
+    if (got[~finite_expected] != expected[~finite_expected]).any():
+        return Mismatch(name, f"{name} differs where the expected value is infinite")
+    g, e = got[finite_expected], expected[finite_expected]
+    abs_err = np.abs(g - e)
+    if (abs_err <= atol + rtol * np.abs(e)).all():
+        return None
+    rel_err = abs_err / np.maximum(np.abs(e), np.finfo(float).tiny)
+    return Mismatch(
+        name,
+        f"{name} differs from the expected value",
+        max_abs_error=float(abs_err.max()),
+        max_rel_error=float(rel_err.max()),
+        rtol=rtol,
+        atol=atol,
+    )
+
+
+def numerical_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Centred finite differences of the scalar function ``f`` at ``x`` (any shape):
+    (f(x + h e_i) - f(x - h e_i)) / (2 h) for every element i. ``x`` is not modified."""
+    x = np.array(x, dtype=float)
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        plus = f(x)
+        flat[i] = old - h
+        minus = f(x)
+        flat[i] = old
+        gflat[i] = (plus - minus) / (2 * h)
+    return grad

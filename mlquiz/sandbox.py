@@ -1,0 +1,232 @@
+"""Run a learner's file in a separate, limited process and collect what it returns.
+
+The child (``mlquiz/_child.py``) is started with ``python -I -S``: no site-packages, no
+environment variables of Python's, no current directory on ``sys.path``; only the standard
+library and a folder that links to numpy alone, so neither mlquiz nor its references can be
+imported. It runs with a memory limit (RLIMIT_AS) and a CPU limit, in its own process group
+(so that processes it forks are killed with it), reads its jobs on stdin and answers on a
+separate pipe, one JSON line per event. Its stdout and stderr are captured, truncated.
+
+Each graded function gets ``timeout`` seconds for all its cases (the first one also covers
+importing the file). A function that hangs, kills or crashes the process fails alone: the
+child is restarted for the functions after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+
+CHILD_SCRIPT = Path(__file__).with_name("_child.py")
+OUTPUT_LIMIT = 64 * 1024  # bytes of stdout and of stderr kept for the report
+RESULT_LIMIT = 256 * 1024 * 1024  # bytes of results accepted from one run
+
+
+@dataclass
+class SandboxRun:
+    """What came back from running the jobs of one submission."""
+
+    import_error: dict | None = None  # {"type", "message", "traceback"} when the file failed to load
+    functions_defined: list = field(default_factory=list)
+    results: dict = field(default_factory=dict)  # job index -> result event (raw JSON data)
+    function_errors: dict = field(default_factory=dict)  # function name -> why it was stopped
+    stdout: str = ""
+    stderr: str = ""
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+
+
+class _Capture(threading.Thread):
+    """Drains a pipe, keeping the first OUTPUT_LIMIT bytes and counting the rest."""
+
+    def __init__(self, stream):
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.kept = bytearray()
+        self.total = 0
+
+    def run(self):
+        try:
+            while chunk := self.stream.read1(65536):
+                self.total += len(chunk)
+                room = OUTPUT_LIMIT - len(self.kept)
+                if room > 0:
+                    self.kept += chunk[:room]
+        except (OSError, ValueError):
+            pass
+
+    def text(self):
+        text = self.kept.decode("utf-8", errors="replace")
+        if self.total > len(self.kept):
+            text += f"\n... ({self.total - len(self.kept)} more bytes not shown)"
+        return text
+
+
+def _numpy_only_dir(tmp: str) -> str:
+    """A folder holding a link to the numpy package (and its bundled libraries) and nothing else."""
+    spec = find_spec("numpy")
+    package = Path(spec.origin).parent
+    folder = Path(tmp, "site")
+    folder.mkdir()
+    os.symlink(package, folder / "numpy")
+    for sibling in package.parent.glob("numpy.libs"):
+        os.symlink(sibling, folder / sibling.name)
+    return str(folder)
+
+
+def _child_environment() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    # One BLAS thread: less address space under the memory limit, no oversubscription.
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def _kill_group(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _describe_exit(returncode) -> str:
+    if returncode is None:
+        return "the process stopped answering"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        if name == "SIGXCPU":
+            return "the process ran out of its CPU time limit"
+        if name == "SIGKILL":
+            return "the process was killed (SIGKILL; often the memory limit)"
+        return f"the process crashed ({name})"
+    return f"the process exited with code {returncode} (sys.exit or os._exit in your code?)"
+
+
+def run_jobs(submission: Path, jobs: list, timeout: float, memory_mb: int) -> SandboxRun:
+    """Run ``jobs`` (encoded, each ``{"function": name, "calls": [...]}``, grouped by function)
+    against the learner's file ``submission``; restart after a function that kills the child."""
+    run = SandboxRun()
+    remaining = list(range(len(jobs)))
+    stdout_parts, stderr_parts = [], []
+    with tempfile.TemporaryDirectory(prefix="mlquiz-") as tmp:
+        numpy_dir = _numpy_only_dir(tmp)
+        while remaining:
+            remaining = _run_once(submission, jobs, remaining, timeout, memory_mb, numpy_dir, tmp,
+                                  run, stdout_parts, stderr_parts)
+    run.stdout = "\n".join(p for p in stdout_parts if p)
+    run.stderr = "\n".join(p for p in stderr_parts if p)
+    return run
+
+
+def _run_once(submission, jobs, remaining, timeout, memory_mb, numpy_dir, tmp, run,
+              stdout_parts, stderr_parts) -> list:
+    """One child process over the ``remaining`` jobs; returns the jobs still to run."""
+    read_fd, write_fd = os.pipe()
+    cpu_seconds = int(timeout * (len({jobs[i]["function"] for i in remaining}) + 1)) + 2
+    command = [sys.executable, "-I", "-S", str(CHILD_SCRIPT), str(submission), numpy_dir,
+               str(write_fd), str(memory_mb), str(cpu_seconds)]
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        pass_fds=(write_fd,), cwd=tmp, env=_child_environment(), start_new_session=True,
+    )
+    os.close(write_fd)
+    captures = [_Capture(process.stdout), _Capture(process.stderr)]
+    for capture in captures:
+        capture.start()
+    try:
+        process.stdin.write(json.dumps([jobs[i] for i in remaining]).encode())
+        process.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass
+
+    current = None  # the function running now
+    answered = set()
+    finished = False
+    deadline = time.monotonic() + timeout
+    buffer = b""
+    received = 0
+    stop_reason = None
+    try:
+        while not finished:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                stop_reason = f"timed out: still running after {timeout:g} s"
+                break
+            ready, _, _ = select.select([read_fd], [], [], wait)
+            if not ready:
+                continue
+            chunk = os.read(read_fd, 1 << 20)
+            if not chunk:
+                process.poll()
+                try:
+                    process.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    pass
+                stop_reason = _describe_exit(process.returncode)
+                break
+            received += len(chunk)
+            if received > RESULT_LIMIT:
+                stop_reason = "returned more data than mlquiz accepts"
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                try:
+                    event = json.loads(line)
+                    kind = event["event"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # not ours: something the learner's code wrote to our pipe
+                if kind == "import_error":
+                    run.import_error = event.get("error")
+                    finished = True
+                elif kind == "imported":
+                    run.functions_defined = list(event.get("functions", []))
+                elif kind == "start":
+                    current = event.get("function")
+                    deadline = time.monotonic() + timeout
+                elif kind == "result" and isinstance(event.get("job"), int):
+                    if 0 <= event["job"] < len(remaining):
+                        job_index = remaining[event["job"]]
+                        run.results[job_index] = event
+                        answered.add(job_index)
+                elif kind == "done":
+                    finished = True
+    finally:
+        os.close(read_fd)
+        if finished:
+            try:
+                process.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+        _kill_group(process)
+        for capture in captures:
+            capture.join(timeout=1)
+        stdout_parts.append(captures[0].text())
+        stderr_parts.append(captures[1].text())
+        run.stdout_bytes += captures[0].total
+        run.stderr_bytes += captures[1].total
+
+    if finished:
+        return []
+    if current is None:  # the file never finished importing
+        run.import_error = {"type": "ImportStopped",
+                            "message": f"while importing your file, {stop_reason}", "traceback": ""}
+        return []
+    run.function_errors[current] = stop_reason
+    return [i for i in remaining if i not in answered and jobs[i]["function"] != current]
