@@ -217,6 +217,7 @@ def _run_once(submission, jobs, remaining, timeout, memory_mb, numpy_dir, tmp, r
         _kill_group(process)
         for capture in captures:
             capture.join(timeout=1)
+            capture.stream.close()
         stdout_parts.append(captures[0].text())
         stderr_parts.append(captures[1].text())
         run.stdout_bytes += captures[0].total

@@ -109,7 +109,7 @@ def fit_primal(X, y, C):
 
     Method of this reference: solve the dual problem (maximise sum(alpha) - 0.5 (alpha y)^T
     X X^T (alpha y) subject to 0 <= alpha <= C, sum(alpha y) = 0) by SMO with
-    maximal-violating-pair selection down to a KKT violation of 1e-6 (see ``smo_fit`` in the
+    maximal-violating-pair selection down to a KKT violation of 1e-9 (see ``smo_fit`` in the
     svm_dual exercise), computing the kernel columns x_i . x_t on demand; then map back:
     w = X^T (alpha y), and b = y_i - w . x_i averaged over the free support vectors
     (0 < alpha_i < C), which lie on the margin. Strong duality makes this (w, b) the
@@ -117,7 +117,7 @@ def fit_primal(X, y, C):
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
-    alpha, b = _smo_linear(X, y, C, tol=1e-6, max_iter=1_000_000)
+    alpha, b = _smo_linear(X, y, C, tol=1e-9, max_iter=1_000_000)
     return X.T @ (alpha * y), b
 
 

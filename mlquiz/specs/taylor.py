@@ -1,10 +1,11 @@
 """Grading spec of the taylor exercise (CURRICULUM.md, **taylor**).
 
 Every function is compared with the reference on a few small random cases and on edge cases:
-``x`` exactly at ``x0`` and a scalar ``x`` (the result has the shape of ``x``), a polynomial of
-order 0, logits of exactly -1e3, 0 and +1e3 for the logistic loss (graded with an absolute
-tolerance: p - y and p (1 - p) lose relative precision there), a batch of one, gradient sums of
-exactly 0 (a weight of 0, a score and a gain of exactly 0).
+``x`` exactly at ``x0`` and a scalar ``x`` (the result has the shape of ``x``), a polynomial
+of order 0, logits of exactly -1e3, 0 and +1e3 for the logistic loss (graded with an absolute
+tolerance: p - y and p (1 - p) lose relative precision there), an unknown loss name (which
+must raise ValueError), a batch of one, gradient sums of exactly 0 (a weight of 0, a score and
+a gain of exactly 0).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def _grad_hess_cases(rng):
                                                    "squared")),
         Case("logistic loss, N=1: a logit of exactly 0", (np.array([1.0]), np.array([0.0]),
                                                           "logistic")),
+        Case("an unknown loss name must raise ValueError",
+             (rng.normal(size=3), rng.normal(size=3), "hinge"), raises="ValueError"),
     ]
 
 

@@ -1,0 +1,181 @@
+"""Commands for the exercises: ``grade``, ``topics``, ``init``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from mlquiz.curriculum import data_dir, exercises
+
+SYMBOLS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "not_implemented": ("TODO", "yellow")}
+
+
+def grade_commands():
+    return [grade, topics, init]
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--exercise", "-e", metavar="NAME", help="Which exercise the file is (default: from its name).")
+@click.option("--all", "grade_all", is_flag=True,
+              help="Grade every exercise file in the folder PATH (default: exercises/).")
+@click.option("--seed", type=int, help="Reproduce a run: the seed printed by an earlier report.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Time limit for each function over all its cases (default: the exercise's, 5 s for most).")
+@click.option("--memory", "memory_mb", type=click.IntRange(min=64), default=1024, show_default=True,
+              metavar="MB", help="Memory limit of the process running your code.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as one JSON document.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar="MLQUIZ_DB",
+              help="The schedule database (default: in your user data folder; env MLQUIZ_DB).")
+@click.option("--no-record", is_flag=True, help="Grade without recording a review in the schedule.")
+def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_record):
+    """Grade your implementation of an exercise.
+
+    Your functions run in a separate process on fresh random inputs (the seed is printed),
+    and are compared with the references and with independent checks such as finite
+    differences. Exit code 0 when every function passes, 1 otherwise.
+
+    \b
+    Examples:
+      mlquiz grade exercises/bn_backward.py
+      mlquiz grade my_bn.py --exercise bn_backward --seed 1234
+      mlquiz grade --all exercises/ --json
+    """
+    from mlquiz.grading import GradingError, grade_file
+
+    if grade_all:
+        folder = path or Path("exercises")
+        if not folder.is_dir():
+            raise click.UsageError(f"no such folder: {folder}")
+        found = [(ex, folder / ex.file) for ex in exercises() if (folder / ex.file).is_file()]
+        if not found:
+            raise click.UsageError(f"no exercise files in {folder} (`mlquiz init {folder}` creates them)")
+        reports = [grade_file(file, exercise=ex.id, seed=seed, timeout=timeout, memory_mb=memory_mb)
+                   for ex, file in found]
+        _print_summary(reports, as_json)
+        if not no_record:
+            _record(db, reports)
+        sys.exit(0 if all(r.passed for r in reports) else 1)
+
+    if path is None:
+        raise click.UsageError("which file? e.g. `mlquiz grade exercises/bn_backward.py` (or --all)")
+    try:
+        report = grade_file(path, exercise=exercise, seed=seed, timeout=timeout, memory_mb=memory_mb)
+    except GradingError as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_report(report)
+    if not no_record:
+        _record(db, [report])
+    sys.exit(0 if report.passed else 1)
+
+
+def _record(db, reports):
+    """Record each graded submission and its review in the schedule (after the report is
+    shown, so that a problem with the database never hides a verdict)."""
+    try:
+        from mlquiz import schedule
+    except ImportError:  # the schedule is not part of this build yet
+        return
+    schedule.record_reports(db, reports)
+
+
+def _print_report(report):
+    click.echo(f"{click.style(report.exercise, bold=True)}: {report.title}")
+    click.echo(f"file {report.file}, seed {report.seed}")
+    width = max(len(f.name) for f in report.functions)
+    for f in report.functions:
+        word, colour = SYMBOLS[f.verdict]
+        line = f"  {click.style(word, fg=colour, bold=True)}  {f.name:<{width}}"
+        if f.verdict == "pass":
+            line += f"  {f.cases_total} cases, {f.seconds:.3f} s"
+        elif f.verdict == "not_implemented":
+            line += "  not implemented yet"
+        elif f.verdict == "fail" and f.cases_failed:
+            line += f"  {f.cases_failed} of {f.cases_total} cases failed"
+        click.echo(line)
+        if f.verdict == "fail":
+            for text in f.explanation.splitlines():
+                click.echo(f"        {text}")
+    for name, text in (("stdout", report.stdout), ("stderr", report.stderr)):
+        if text.strip():
+            click.echo(f"\nyour code printed ({name}):")
+            click.echo("  " + "\n  ".join(text.rstrip().splitlines()[:40]))
+    counts = {v: sum(f.verdict == v for f in report.functions) for v in SYMBOLS}
+    click.echo(f"\n{len(report.functions)} functions: {counts['pass']} passed, {counts['fail']} failed, "
+               f"{counts['not_implemented']} not implemented ({report.seconds:.2f} s).")
+    if not report.passed:
+        click.echo(f"Reproduce this run: mlquiz grade {report.file} --exercise {report.exercise} "
+                   f"--seed {report.seed}")
+
+
+def _print_summary(reports, as_json):
+    if as_json:
+        click.echo(json.dumps({"passed": all(r.passed for r in reports),
+                               "reports": [r.to_dict() for r in reports]}, indent=2))
+        return
+    width = max(len(r.exercise) for r in reports)
+    click.echo(f"{'topic':<{width}}  passed  time    file")
+    for r in reports:
+        passed = sum(f.verdict == "pass" for f in r.functions)
+        colour = "green" if r.passed else "red"
+        score = click.style(f"{passed:>2}/{len(r.functions):<2}", fg=colour)
+        click.echo(f"{r.exercise:<{width}}  {score}   {r.seconds:5.2f}s  {r.file}")
+    failed = [r for r in reports if not r.passed]
+    click.echo(f"\n{len(reports) - len(failed)} of {len(reports)} exercises pass."
+               + (f" See one in detail: mlquiz grade {failed[0].file}" if failed else ""))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the topics as JSON.")
+def topics(as_json):
+    """List the topics of the curriculum with their exercise files.
+
+    \b
+    Example:
+      mlquiz topics
+    """
+    rows = [{"id": ex.id, "title_en": ex.title_en, "title_zh": ex.title_zh,
+             "file": f"exercises/{ex.file}", "functions": list(ex.functions)} for ex in exercises()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    width = max(len(r["id"]) for r in rows)
+    for r in rows:
+        click.echo(f"{r['id']:<{width}}  {r['file']:<34}  {r['title_en']}  ·  {r['title_zh']}")
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default="exercises")
+def init(folder):
+    """Copy fresh exercise stubs into FOLDER (default: exercises/). Existing files are kept.
+
+    \b
+    Example:
+      mlquiz init ~/mlquiz-work/exercises
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {folder}: {exc.strerror}") from None
+    stubs = data_dir("exercises")
+    created = 0
+    for ex in exercises():
+        target = folder / ex.file
+        if target.exists():
+            click.echo(f"kept     {target} (already there)")
+            continue
+        try:
+            shutil.copyfile(stubs / ex.file, target)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
+        created += 1
+        click.echo(f"created  {target}")
+    click.echo(f"\n{created} new exercise files. Next: open one, fill it in, then "
+               f"`mlquiz grade {folder / exercises()[0].file}`.")
