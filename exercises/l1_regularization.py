@@ -85,7 +85,7 @@ def soft_threshold(w, t):
 
 
 def lasso_fit(X, y, lam, n_iter=1000):
-    """The lasso: least squares with an L1 penalty (here by cyclic coordinate descent).
+    """The lasso: least squares with an L1 penalty.
 
     Parameters
     ----------
@@ -102,14 +102,14 @@ def lasso_fit(X, y, lam, n_iter=1000):
     Returns
     -------
     w : ndarray, shape (D,)
-        The weights reached, starting from w = 0.
+        The weights reached: the minimiser, to within the accuracy of the method.
 
     Notes
     -----
     w = argmin_w 0.5 ||y - X w||^2 + lam ||w||_1, by any method.
-    Coordinate descent (used here, the fastest to converge) minimises over one w_j at a time, the others fixed. With
-    rho_j = X_j^T (y - X w + X_j w_j), the correlation of column j with the residual that
-    leaves w_j out, the exact minimiser over w_j is
+    Cyclic coordinate descent (the fastest to converge) minimises over one w_j at a
+    time, the others fixed. With rho_j = X_j^T (y - X w + X_j w_j), the correlation of
+    column j with the residual that leaves w_j out, the exact minimiser over w_j is
         w_j = S_lam(rho_j) / ||X_j||^2     (S the soft threshold; w_j = 0 if X_j = 0).
     The residual r = y - X w is updated after every coordinate, so a pass costs O(N D).
     At the optimum: X_j^T r = lam sign(w_j) where w_j != 0, and |X_j^T r| <= lam where w_j = 0.

@@ -96,6 +96,10 @@ class Report:
         data["passed"] = self.passed
         for entry, report in zip(data["functions"], self.functions):
             entry["explanation"] = report.explanation
+            failure = entry["failure"] or {}
+            for key in ("max_abs_error", "max_rel_error"):
+                if failure.get(key) is not None and not np.isfinite(failure[key]):
+                    failure[key] = str(failure[key])  # JSON has no inf
         return data
 
 

@@ -69,10 +69,19 @@ def _statistics_as_constants(dout, x, gamma, eps=1e-5):
 
 
 def _unbiased_variance(dout, x, gamma, eps=1e-5):
-    n = x.shape[0]
-    mu = x.mean(0)
+    """The biased variance replaced by the unbiased one throughout the usual formula."""
     inv_std = 1 / np.sqrt(x.var(0, ddof=1) + eps)
-    x_hat = (x - mu) * inv_std
+    x_hat = (x - x.mean(0)) * inv_std
+    dx_hat = dout * gamma
+    dx = inv_std * (dx_hat - dx_hat.mean(0) - x_hat * (dx_hat * x_hat).mean(0))
+    return dx, (dout * x_hat).sum(0), dout.sum(0)
+
+
+def _unbiased_variance_derived(dout, x, gamma, eps=1e-5):
+    """The same mistake, carried consistently through the derivation (1 / (N - 1))."""
+    n = x.shape[0]
+    inv_std = 1 / np.sqrt(x.var(0, ddof=1) + eps)
+    x_hat = (x - x.mean(0)) * inv_std
     dx_hat = dout * gamma
     dx = inv_std * (dx_hat - dx_hat.mean(0) - x_hat * (dx_hat * x_hat).sum(0) / (n - 1))
     return dx, (dout * x_hat).sum(0), dout.sum(0)
@@ -91,6 +100,8 @@ FUNCTIONS = [
                     "they depend on x too", _statistics_as_constants),
             Mistake("the variance is the unbiased one (N - 1); batch norm normalises with the "
                     "biased variance (N)", _unbiased_variance),
+            Mistake("the variance is the unbiased one (N - 1); batch norm normalises with the "
+                    "biased variance (N)", _unbiased_variance_derived),
         ),
     ),
 ]

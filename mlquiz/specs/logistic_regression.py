@@ -79,20 +79,23 @@ def _step_cases(rng):
     ]
 
 
-def _fit_data(rng, n, d):
-    """A non-separable problem: a column of ones (the bias) and Bernoulli labels."""
-    X = np.column_stack([np.ones(n), rng.normal(size=(n, d - 1))])
-    y = (rng.random(n) < ref.sigmoid(X @ rng.normal(size=d))).astype(float)
+def _fit_data(rng, n, d, scale):
+    """A column of ones (the bias), features of the given scale and Bernoulli labels. Small
+    features make the log-likelihood flat, so ``fit`` is still far from its optimum after
+    ``n_iter`` steps: every step counts, and one step more or less shows."""
+    X = np.column_stack([np.ones(n), rng.normal(scale=scale, size=(n, d - 1))])
+    y = (rng.random(n) < ref.sigmoid(X @ rng.normal(scale=2.0, size=d))).astype(float)
     return X, y
 
 
 def _fit_cases(rng):
     X1 = rng.normal(size=(1, 3))
     return [
-        Case("N=20, D=3, default lr=0.1 and n_iter=1000", _fit_data(rng, 20, 3)),
-        Case("N=12, D=4, lr=0.5, n_iter=200", _fit_data(rng, 12, 4), {"lr": 0.5, "n_iter": 200}),
+        Case("N=20, D=3, default lr=0.1 and n_iter=1000", _fit_data(rng, 20, 3, 0.3)),
+        Case("N=12, D=4, lr=0.5, n_iter=200", _fit_data(rng, 12, 4, 0.3),
+             {"lr": 0.5, "n_iter": 200}),
         Case("N=1: a batch of one, n_iter=50", (X1, np.array([1.0])), {"n_iter": 50}),
-        Case("n_iter=1: a single step from theta = 0", _fit_data(rng, 5, 2), {"n_iter": 1}),
+        Case("n_iter=1: a single step from theta = 0", _fit_data(rng, 5, 2, 1.0), {"n_iter": 1}),
     ]
 
 

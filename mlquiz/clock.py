@@ -1,0 +1,62 @@
+"""The clock of the schedule: the system's, in UTC, unless ``MLQUIZ_NOW`` says otherwise.
+
+``MLQUIZ_NOW`` takes an ISO 8601 time (``2026-03-01T09:30:00Z``; a time without an offset is
+read as UTC), for tests and for replaying a history. mlquiz keeps whole seconds: every time
+it stores is ``YYYY-MM-DDTHH:MM:SSZ``, which sorts as text in time order. A "day" (due today,
+new items a day, failed today) is a UTC calendar day.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+ENV_VAR = "MLQUIZ_NOW"
+
+
+class ClockError(ValueError):
+    """``MLQUIZ_NOW`` (or another time given to mlquiz) is not an ISO 8601 time."""
+
+
+def now() -> datetime:
+    """The current time, UTC-aware, to the second (``MLQUIZ_NOW`` overrides the system clock)."""
+    override = os.environ.get(ENV_VAR, "").strip()
+    if override:
+        try:
+            return parse_time(override)
+        except ClockError as exc:
+            raise ClockError(f"{ENV_VAR}: {exc}") from None
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def parse_time(text: str) -> datetime:
+    """Read an ISO 8601 time as a UTC-aware datetime, to the second."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ClockError(f"not an ISO 8601 time: {text!r} (e.g. 2026-03-01T09:30:00Z)") from None
+    return as_utc(moment, naive_is_utc=True)
+
+
+def as_utc(moment: datetime, naive_is_utc: bool = False) -> datetime:
+    """``moment`` in UTC (``tzinfo is timezone.utc``, as fsrs requires), to the second.
+    A naive datetime is an error unless ``naive_is_utc``: a time without a zone is ambiguous."""
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            raise ClockError(f"{moment!r} has no time zone; pass a UTC-aware datetime")
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def format_time(moment: datetime) -> str:
+    """The stored form of a time: ``2026-03-01T09:30:00Z`` (fixed width, sorts as text)."""
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def day_start(moment: datetime) -> datetime:
+    """Midnight UTC starting the day of ``moment``."""
+    return as_utc(moment).replace(hour=0, minute=0, second=0)
+
+
+def next_day_start(moment: datetime) -> datetime:
+    return day_start(moment) + timedelta(days=1)

@@ -1,0 +1,326 @@
+"""Grading spec of the adaboost exercise (CURRICULUM.md, **adaboost**).
+
+Every function is compared with the reference on small random cases and on the curriculum's
+edge cases: a weighted error of exactly 0 and 1, an error of 0 or 1 given to ``compute_alpha``
+(clipped, so alpha stays finite), separable data (a stump with zero weighted error, which ends
+the fit), samples exactly on a threshold, ties between features and between thresholds (a
+duplicated column, repeated values, uniform weights), a single class, a batch of one, and a
+score of exactly 0 (predicted +1). ``fit_stump`` is compared output by output (feature,
+threshold, polarity); ``adaboost_fit`` is graded through the learner's own ``adaboost_predict``
+on the training points, on every candidate threshold and outside the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlquiz.numeric import compare
+from mlquiz.references import load_reference
+from mlquiz.spec import Call, Case, Check, FunctionSpec, Mistake, Result
+
+ref = load_reference("adaboost")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _labels(rng, n):
+    """n labels in {-1, +1}, both present when n >= 2."""
+    y = rng.choice([-1.0, 1.0], size=n)
+    if n >= 2:
+        y[:2] = [-1.0, 1.0]
+        rng.shuffle(y)
+    return y
+
+
+def _data(rng, n, d):
+    """X (n, d) continuous and labels y (n,) from a rule no single stump gets right."""
+    X = rng.normal(size=(n, d))
+    score = X[:, 0] + np.sin(2 * X[:, -1]) + 0.5 * rng.normal(size=n)
+    return X, np.where(score > 0, 1.0, -1.0)
+
+
+def _tied_data(rng, n):
+    """Integer features with repeated values, column 2 a copy of column 0: ties everywhere."""
+    X = rng.integers(0, 4, size=(n, 2)).astype(float)
+    X = np.hstack([X, X[:, :1]])
+    return X, _labels(rng, n)
+
+
+def _separable(rng, n):
+    """Only feature 1 separates the classes, -1 below the gap (a zero-error stump, polarity -1)."""
+    X = rng.normal(size=(n, 3))
+    X[:, 1] = np.concatenate([rng.uniform(-2, -0.5, n // 2), rng.uniform(0.5, 2, n - n // 2)])
+    y = np.where(X[:, 1] > 0, 1.0, -1.0)
+    X[:, 0] = rng.normal(size=n) + 0.3 * y  # related to y, but overlapping
+    return X, y
+
+
+def test_points(X):
+    """Where to evaluate a fitted model: the training points, every candidate threshold of
+    every feature (midpoints of consecutive distinct values, exactly as the stumps compute
+    them, so samples fall exactly on a threshold) and points below and above the data."""
+    columns = []
+    for j in range(X.shape[1]):
+        values = np.unique(X[:, j])
+        columns.append((values[:-1] + values[1:]) / 2 if values.size > 1 else values)
+    rows = max(c.size for c in columns)
+    thresholds = np.stack([np.resize(c, rows) for c in columns], axis=1)
+    return np.vstack([X, thresholds, X.min(0) - 1.0, X.max(0) + 1.0])
+
+
+def _weighted_error_cases(rng):
+    w = rng.dirichlet(np.ones(10))
+    y = _labels(rng, 10)
+    pred = _labels(rng, 10)
+    w1 = rng.dirichlet(np.ones(8))
+    y1 = _labels(rng, 8)
+    return [
+        Case("N=10, random weights", (w, y, pred)),
+        Case("predictions as integers (any numeric dtype)", (w, y, pred.astype(np.int64))),
+        Case("every prediction right: an error of exactly 0", (w1, y1, y1.copy())),
+        Case("every prediction wrong: an error of sum(w) = 1", (w1, y1, -y1)),
+        Case("N=1: a batch of one", (np.array([1.0]), np.array([1.0]), np.array([-1.0]))),
+    ]
+
+
+def _alpha_cases(rng):
+    return [
+        Case("a random error in (0, 1/2)", (float(rng.uniform(0.02, 0.48)),)),
+        Case("an error above 1/2: a negative alpha", (float(rng.uniform(0.55, 0.95)),)),
+        Case("an error of exactly 1/2: alpha = 0", (0.5,)),
+        Case("an error of exactly 0 (clipped to 1e-10: alpha stays finite)", (0.0,)),
+        Case("an error of exactly 1 (clipped to 1 - 1e-10)", (1.0,)),
+    ]
+
+
+def _round(rng, n):
+    """The inputs of update_weights as a round of AdaBoost produces them."""
+    X, y = _data(rng, n, 2)
+    w = rng.dirichlet(np.ones(n))
+    pred = ref.stump_predict(ref.fit_stump(X, y, w), X)
+    return w, ref.compute_alpha(ref.weighted_error(w, y, pred)), y, pred
+
+
+def _update_cases(rng):
+    w, alpha, y, pred = _round(rng, 12)
+    n = 6
+    y6 = _labels(rng, n)
+    return [
+        Case("a round of AdaBoost: N=12, alpha from the stump's error", (w, alpha, y, pred)),
+        Case("uniform weights, a random alpha", (np.full(n, 1.0 / n), float(rng.uniform(0.1, 1)),
+                                                 y6, _labels(rng, n))),
+        Case("a negative alpha (error above 1/2)", (rng.dirichlet(np.ones(n)),
+                                                    float(-rng.uniform(0.1, 1)), y6,
+                                                    _labels(rng, n))),
+        Case("every prediction right", (rng.dirichlet(np.ones(n)), 2.0, y6, y6.copy())),
+        Case("N=1: a batch of one", (np.array([1.0]), 0.7, np.array([1.0]), np.array([-1.0]))),
+    ]
+
+
+def _stump_cases(rng):
+    X, y = _data(rng, 15, 3)
+    Xt, yt = _tied_data(rng, 12)
+    Xs, ys = _separable(rng, 10)
+    Xc = rng.normal(size=(6, 2))
+    return [
+        Case("N=15, D=3, random weights", (X, y, rng.dirichlet(np.ones(15)))),
+        Case("repeated values, a duplicated column, uniform weights: ties between features "
+             "and thresholds", (Xt, yt, np.full(12, 1.0 / 12))),
+        Case("separable data: a stump with zero weighted error", (Xs, ys,
+                                                                  rng.dirichlet(np.ones(10)))),
+        Case("a single class: the best stump puts everything on one side (min - 1)",
+             (Xc, np.ones(6), np.full(6, 1.0 / 6))),
+        Case("N=1: a batch of one", (rng.normal(size=(1, 2)), np.array([-1.0]), np.array([1.0]))),
+    ]
+
+
+def _stump_predict_cases(rng):
+    X = rng.normal(size=(8, 3))
+    on = X.copy()
+    on[::2, 1] = X[3, 1]  # half the samples exactly on the threshold
+    return [
+        Case("polarity +1, samples exactly on the threshold", ((1, float(X[3, 1]), 1), on)),
+        Case("polarity -1, samples exactly on the threshold", ((1, float(X[3, 1]), -1), on)),
+        Case("threshold min - 1: every sample on the > side",
+             ((2, float(X[:, 2].min() - 1.0), 1), X)),
+        Case("N=1: a batch of one", ((0, 0.25, -1), np.array([[0.25, 3.0, -1.0]]))),
+    ]
+
+
+def _fit_cases(rng):
+    X, y = _data(rng, 24, 3)
+    X1, y1 = _data(rng, 10, 2)
+    Xt, yt = _tied_data(rng, 14)
+    Xs, ys = _separable(rng, 12)
+    x_one = rng.normal(size=(1, 2))
+
+    def case(label, X, y, n_rounds):
+        return Case(label, (X, y, n_rounds),
+                    then=(Call("adaboost_predict", (Result(0), test_points(X))),))
+
+    return [
+        case("N=24, D=3, 6 rounds", X, y, 6),
+        case("n_rounds=1: a single stump", X1, y1, 1),
+        case("repeated values and a duplicated column: ties; 4 rounds", Xt, yt, 4),
+        case("separable data: the first stump has zero error and ends the fit", Xs, ys, 5),
+        case("N=1: a batch of one", x_one, np.array([1.0]), 3),
+    ]
+
+
+def _predict_cases(rng):
+    X, y = _data(rng, 16, 2)
+    Z = rng.normal(size=(10, 3))
+    Z[:3] = [[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0], [1.0, -1.0, 1.0]]
+    # 0.5 G1 + 0.25 G2 - 0.75 G3 (dyadic votes: exact) is exactly 0 when all three agree
+    cancelling = [(0.5, (0, 0.0, 1)), (0.25, (1, 0.0, 1)), (0.75, (2, 0.0, -1))]
+    return [
+        Case("a fitted model of 5 rounds, on the training points and every threshold",
+             (ref.adaboost_fit(X, y, 5), test_points(X))),
+        Case("scores of exactly 0 (votes that cancel) are +1", (cancelling, Z)),
+        Case("a single stump", ([(0.4, (1, 0.1, -1))], Z)),
+        Case("N=1: a batch of one", (ref.adaboost_fit(X, y, 3), X[:1])),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Independent checks
+
+
+def _check_normalised(case, got, expected):
+    return compare(np.sum(got), 1.0, rtol=0.0, atol=1e-12, name="the sum of the new weights")
+
+
+# ---------------------------------------------------------------------------------------------
+# Classic mistakes (each returns what the mistaken formula gives on the case's inputs)
+
+
+def _stump_at_a_value(X, y, w):
+    """The best stump with its threshold on the largest sample value below the midpoint."""
+    feature, threshold, polarity = ref.fit_stump(X, y, w)
+    below = X[:, feature][X[:, feature] <= threshold]
+    return (feature, float(below.max()) if below.size else threshold, polarity)
+
+
+def _boost(X, y, n_rounds, half=0.5, normalise=True):
+    """AdaBoost with alpha = half * log((1 - e) / e) and optionally unnormalised weights;
+    its predictions on test_points(X)."""
+    w = np.full(len(y), 1.0 / len(y))
+    f = np.zeros(len(test_points(X)))
+    for _ in range(n_rounds):
+        stump = ref.fit_stump(X, y, w)
+        pred = ref.stump_predict(stump, X)
+        err = float(np.clip(np.sum(w[pred != y]), 1e-10, 1 - 1e-10))
+        alpha = half * np.log((1 - err) / err)
+        f += alpha * ref.stump_predict(stump, test_points(X))
+        if np.sum(w[pred != y]) == 0:
+            break
+        w = w * np.exp(-alpha * y * pred)
+        if normalise:
+            w = w / w.sum()
+    return np.where(f >= 0, 1.0, -1.0)
+
+
+def _score(model, X):
+    return sum(alpha * ref.stump_predict(stump, X) for alpha, stump in model)
+
+
+FUNCTIONS = [
+    FunctionSpec(
+        name="weighted_error",
+        cases=_weighted_error_cases,
+        outputs=("err",),
+        rtol=1e-12,
+        atol=1e-14,
+        mistakes=(
+            Mistake("counted the misclassified samples (the error rate); the weighted error "
+                    "sums their weights, e = sum(w[pred != y])",
+                    lambda w, y, pred: np.mean(pred != y)),
+            Mistake("summed the weights of the correctly classified samples; e = "
+                    "sum(w[pred != y])", lambda w, y, pred: np.sum(w[pred == y])),
+        ),
+    ),
+    FunctionSpec(
+        name="compute_alpha",
+        cases=_alpha_cases,
+        outputs=("alpha",),
+        rtol=1e-9,
+        atol=1e-12,
+        mistakes=(
+            Mistake("alpha without the 1/2: alpha = 0.5 * log((1 - err) / err)",
+                    lambda err: np.log((1 - np.clip(err, 1e-10, 1 - 1e-10))
+                                       / np.clip(err, 1e-10, 1 - 1e-10))),
+            Mistake("the ratio is upside down: alpha = 0.5 * log((1 - err) / err) is positive "
+                    "for an error below 1/2",
+                    lambda err: 0.5 * np.log(np.clip(err, 1e-10, 1 - 1e-10)
+                                             / (1 - np.clip(err, 1e-10, 1 - 1e-10)))),
+        ),
+    ),
+    FunctionSpec(
+        name="update_weights",
+        cases=_update_cases,
+        outputs=("w",),
+        rtol=1e-10,
+        atol=1e-14,
+        checks=(Check("the weights sum to 1", _check_normalised),),
+        mistakes=(
+            Mistake("weights not renormalised: divide by Z_m = sum(w * exp(-alpha * y * pred)) "
+                    "so they sum to 1",
+                    lambda w, alpha, y, pred: w * np.exp(-alpha * y * pred)),
+            Mistake("the exponent has the wrong sign: w * exp(-alpha * y * pred) / Z makes the "
+                    "misclassified samples (y * pred = -1) heavier",
+                    lambda w, alpha, y, pred: w * np.exp(alpha * y * pred)
+                    / np.sum(w * np.exp(alpha * y * pred))),
+        ),
+    ),
+    FunctionSpec(
+        name="fit_stump",
+        cases=_stump_cases,
+        outputs=("feature", "threshold", "polarity"),
+        rtol=1e-12,
+        atol=1e-12,
+        mistakes=(
+            Mistake("ignored the weights: the stump must minimise the weighted error "
+                    "sum(w[pred != y]), not the number of mistakes",
+                    lambda X, y, w: ref.fit_stump(X, y, np.full(len(y), 1.0 / len(y)))),
+            Mistake("the threshold is a sample value; use the midpoint (a + b) / 2 between "
+                    "consecutive distinct values", _stump_at_a_value),
+        ),
+    ),
+    FunctionSpec(
+        name="stump_predict",
+        cases=_stump_predict_cases,
+        outputs=("pred",),
+        mistakes=(
+            Mistake("a threshold test with < instead of <=: a sample exactly on the threshold "
+                    "gets polarity (x <= threshold)",
+                    lambda stump, X: np.where(X[:, stump[0]] < stump[1], stump[2], -stump[2])),
+            Mistake("polarity reversed: the stump predicts polarity where x <= threshold",
+                    lambda stump, X: -ref.stump_predict(stump, X)),
+        ),
+    ),
+    FunctionSpec(
+        name="adaboost_fit",
+        cases=_fit_cases,
+        outputs=("adaboost_predict(model, X_test)",),
+        mistakes=(
+            Mistake("alpha without the 1/2: alpha_m = 0.5 * log((1 - e_m) / e_m)",
+                    lambda X, y, n_rounds: _boost(X, y, n_rounds, half=1.0)),
+            Mistake("weights not renormalised: divide by Z_m after each update so they sum to 1",
+                    lambda X, y, n_rounds: _boost(X, y, n_rounds, normalise=False)),
+        ),
+    ),
+    FunctionSpec(
+        name="adaboost_predict",
+        cases=_predict_cases,
+        outputs=("pred",),
+        mistakes=(
+            Mistake("np.sign gives 0 for a score of exactly 0; the curriculum maps it to +1",
+                    lambda model, X: np.sign(_score(model, X))),
+            Mistake("ignored the votes: f(x) = sum_m alpha_m G_m(x), each stump weighted by its "
+                    "alpha", lambda model, X: np.where(
+                        _score([(1.0, s) for _, s in model], X) >= 0, 1.0, -1.0)),
+        ),
+    ),
+]

@@ -1,0 +1,230 @@
+"""Grading spec of the svm_primal exercise (CURRICULUM.md, **svm_primal**).
+
+``hinge_objective`` and ``hinge_subgradient`` are compared with the reference; the subgradient
+also with centred differences of the objective wherever no margin is near 1, and on
+integer-valued data where some margins are exactly 1 in floating point (the convention: the
+hinge contributes 0 there). ``fit_primal`` has many correct answers (any solver, any b in a
+flat interval), so it is graded on the objective it reaches: at most 1e-3 (relative) above the
+optimum, which is the reference's fit on the same problem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlquiz.numeric import compare, numerical_gradient
+from mlquiz.references import load_reference
+from mlquiz.spec import Case, Check, FunctionSpec, Mismatch, Mistake
+
+ref = load_reference("svm_primal")
+
+FIT_RTOL = 1e-3  # fit_primal: objective at most this much (relative) above the optimum
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _labels(rng, n):
+    """n labels in {-1, +1}, both classes present when n >= 2."""
+    y = rng.choice([-1.0, 1.0], size=n)
+    if n >= 2:
+        y[:2] = [-1.0, 1.0]
+    return y
+
+
+def _random_point(rng, n, d, C):
+    """(w, b, X, y, C) with continuous values: no margin is exactly 1."""
+    return rng.normal(size=d), float(rng.normal()), rng.normal(size=(n, d)), _labels(rng, n), C
+
+
+def _margin_one_point(rng, n=12, d=3, n_on_margin=3, C=0.5):
+    """(w, b, X, y, C) with integer w, b, X, so every margin is an integer computed exactly;
+    the first ``n_on_margin`` samples have margin y_i (x_i . w + b) == 1 exactly."""
+    w = rng.integers(-2, 3, size=d).astype(float)
+    w[0] = 1.0
+    b = float(rng.integers(-2, 3))
+    X = rng.integers(-3, 4, size=(n, d)).astype(float)
+    y = _labels(rng, n)
+    for i in range(n_on_margin):
+        # x_i[0] * 1 + x_i[1:] . w[1:] + b = y_i, so y_i (x_i . w + b) = y_i^2 = 1.
+        X[i, 0] = y[i] - b - X[i, 1:] @ w[1:]
+    return w, b, X, y, C
+
+
+def _objective_cases(rng):
+    return [
+        Case("N=12, D=3, C=1", _random_point(rng, 12, 3, 1.0)),
+        Case("C=0.01 small: the norm dominates", _random_point(rng, 10, 2, 0.01)),
+        Case("C=100 large: the hinge losses dominate", _random_point(rng, 10, 4, 100.0)),
+        Case("integer data, 3 samples with margin exactly 1", _margin_one_point(rng)),
+        Case("N=1: a single sample", _random_point(rng, 1, 2, 2.0)),
+    ]
+
+
+def _subgradient_cases(rng):
+    w0 = np.zeros(3)
+    return [
+        Case("N=12, D=3, C=1, no margin near 1", _random_point(rng, 12, 3, 1.0)),
+        Case("C=10, N=20, D=2, no margin near 1", _random_point(rng, 20, 2, 10.0)),
+        Case("integer data, 3 of 12 samples with margin exactly 1 (the hinge's subgradient is "
+             "0 there)", _margin_one_point(rng)),
+        Case("integer data, 5 of 8 samples with margin exactly 1",
+             _margin_one_point(rng, n=8, d=2, n_on_margin=5, C=2.0)),
+        Case("w = 0, b = 0: every margin is 0, every sample is active",
+             (w0, 0.0, rng.normal(size=(6, 3)), _labels(rng, 6), 1.0)),
+        Case("N=1: a single sample with margin exactly 1", _margin_one_point(rng, 1, 2, 1, 3.0)),
+    ]
+
+
+def _problem(rng, n, d, separable):
+    """X (n, d), y (n,) with both classes: labels from a random hyperplane; separable data keep
+    a gap of 0.4 on each side of it, non-separable data have noisy labels."""
+    while True:
+        u = rng.normal(size=d)
+        u /= np.linalg.norm(u)
+        X = rng.normal(size=(n, d))
+        s = X @ u + 0.3 * rng.normal()
+        if separable:
+            X += np.outer(0.4 * np.sign(s), u)  # push every point 0.4 away from the hyperplane
+        else:
+            s = s + 0.6 * rng.normal(size=n)
+        y = np.where(s > 0, 1.0, -1.0)
+        if min((y > 0).sum(), (y < 0).sum()) >= 3:
+            return X, y
+
+
+def _fit_cases(rng):
+    return [
+        Case("separable, N=30, D=2, C=100 (large: nearly hard margin)",
+             (*_problem(rng, 30, 2, True), 100.0)),
+        Case("separable, N=30, D=3, C=1", (*_problem(rng, 30, 3, True), 1.0)),
+        Case("non-separable, N=40, D=2, C=0.1 (small)", (*_problem(rng, 40, 2, False), 0.1)),
+        Case("non-separable, N=40, D=3, C=10", (*_problem(rng, 40, 3, False), 10.0)),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Independent checks
+
+
+def _check_finite_differences(case, got, expected):
+    """(dw, db) against centred differences of the objective, where no margin is within 1e-3
+    of 1 (elsewhere the objective is differentiable and the subgradient is the gradient)."""
+    w, b, X, y, C = case.args
+    if np.abs(y * (X @ w + b) - 1.0).min() < 1e-3:
+        return None
+    theta = np.append(w, b)
+    numeric = numerical_gradient(lambda t: ref.hinge_objective(t[:-1], t[-1], X, y, C), theta)
+    return compare(got, (numeric[:-1], numeric[-1]), rtol=1e-5, atol=1e-5,
+                   name="(dw, db) vs finite differences")
+
+
+def _split_fit(case, got):
+    """(w, b) from the learner's output, or a message saying what is wrong with its form."""
+    X = case.args[0]
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return None, "fit_primal must return two values (w, b)"
+    w, b = np.asarray(got[0], dtype=float), np.asarray(got[1], dtype=float)
+    if w.shape != (X.shape[1],):
+        return None, f"w has shape {w.shape}, expected ({X.shape[1]},)"
+    if b.size != 1:
+        return None, f"b must be a single number, got shape {b.shape}"
+    if not (np.isfinite(w).all() and np.isfinite(b).all()):
+        return None, "w or b contains nan or inf"
+    return (w, float(b.reshape(()))), None
+
+
+def _check_objective(case, got, expected):
+    X, y, C = case.args
+    fitted, problem = _split_fit(case, got)
+    if problem:
+        return Mismatch("w", problem)
+    value = ref.hinge_objective(*fitted, X, y, C)
+    best = ref.hinge_objective(*expected, X, y, C)
+    excess = (value - best) / abs(best)
+    if excess <= FIT_RTOL:
+        return None
+    return Mismatch(
+        "w",
+        f"the objective reached, J(w, b) = {value:.10g}, is {excess:.3g} (relative) above the "
+        f"optimum {best:.10g}; allowed: at most {FIT_RTOL:g} above. Subgradient descent "
+        "converges slowly; solve the dual (SMO) to a tight tolerance, or minimise more "
+        "accurately",
+        max_abs_error=float(value - best), max_rel_error=float(excess), rtol=FIT_RTOL, atol=0.0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Classic mistakes (each returns what the mistaken formula gives on the case's inputs)
+
+
+def _hinge(w, b, X, y):
+    return np.maximum(0.0, 1.0 - y * (X @ w + b))
+
+
+def _active(w, b, X, y):
+    return y * (X @ w + b) < 1.0
+
+
+def _subgradient(w, b, X, y, C, active):
+    return w - C * X[active].T @ y[active], -C * y[active].sum()
+
+
+def _no_regulariser(w, b, X, y, C):
+    dw, db = _subgradient(w, b, X, y, C, _active(w, b, X, y))
+    return dw - w, db
+
+
+def _hinge_sign_flipped(w, b, X, y, C):
+    active = _active(w, b, X, y)
+    return w + C * X[active].T @ y[active], C * y[active].sum()
+
+
+FUNCTIONS = [
+    FunctionSpec(
+        name="hinge_objective",
+        cases=_objective_cases,
+        mistakes=(
+            Mistake("the regulariser lacks its 0.5: the objective is 0.5 ||w||^2 + C sum(hinge)",
+                    lambda w, b, X, y, C: w @ w + C * _hinge(w, b, X, y).sum()),
+            Mistake("averaged the hinge losses; the objective sums them: "
+                    "0.5 ||w||^2 + C sum(max(0, 1 - y (X w + b)))",
+                    lambda w, b, X, y, C: 0.5 * w @ w + C * _hinge(w, b, X, y).mean()),
+            Mistake("left out the bias: the margin is y (X w + b)",
+                    lambda w, b, X, y, C: 0.5 * w @ w + C * _hinge(w, 0.0, X, y).sum()),
+            Mistake("put C on the regulariser; C weighs the hinge losses: "
+                    "0.5 ||w||^2 + C sum(hinge)",
+                    lambda w, b, X, y, C: 0.5 * C * w @ w + _hinge(w, b, X, y).sum()),
+        ),
+    ),
+    FunctionSpec(
+        name="hinge_subgradient",
+        cases=_subgradient_cases,
+        outputs=("dw", "db"),
+        atol=1e-9,
+        checks=(Check("finite differences of hinge_objective", _check_finite_differences),),
+        mistakes=(
+            Mistake("counted the samples with margin exactly 1 as active; at the hinge's kink "
+                    "(y (x . w + b) == 1) the convention takes the subgradient 0, so only "
+                    "margins strictly below 1 count",
+                    lambda w, b, X, y, C: _subgradient(w, b, X, y, C, y * (X @ w + b) <= 1.0)),
+            Mistake("left out the regulariser's gradient w: dw = w - C sum_active y_i x_i",
+                    _no_regulariser),
+            Mistake("the hinge term has the wrong sign: the gradient of max(0, 1 - y (x . w + b)) "
+                    "is -y x (and -y for b) on the active samples", _hinge_sign_flipped),
+            Mistake("counted only misclassified samples (margin < 0); every sample with "
+                    "margin below 1 is active",
+                    lambda w, b, X, y, C: _subgradient(w, b, X, y, C, y * (X @ w + b) < 0)),
+            Mistake("counted every sample; only those with margin y (x . w + b) < 1 are active",
+                    lambda w, b, X, y, C: _subgradient(w, b, X, y, C, np.ones(len(y), bool))),
+        ),
+    ),
+    FunctionSpec(
+        name="fit_primal",
+        cases=_fit_cases,
+        outputs=("w", "b"),
+        compare_to_reference=False,
+        checks=(Check("objective reached", _check_objective),),
+    ),
+]
