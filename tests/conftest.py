@@ -22,3 +22,10 @@ def submission(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def private_database(tmp_path, monkeypatch):
+    """Every test gets its own schedule database; none touches the user's."""
+    monkeypatch.setenv("MLQUIZ_DB", str(tmp_path / "mlquiz-test.db"))
+    monkeypatch.delenv("MLQUIZ_NOW", raising=False)

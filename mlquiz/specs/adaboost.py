@@ -7,7 +7,9 @@ the fit), samples exactly on a threshold, ties between features and between thre
 duplicated column, repeated values, uniform weights), a single class, a batch of one, and a
 score of exactly 0 (predicted +1). ``fit_stump`` is compared output by output (feature,
 threshold, polarity); ``adaboost_fit`` is graded through the learner's own ``adaboost_predict``
-on the training points, on every candidate threshold and outside the data.
+on the training points, on every candidate threshold and outside the data, and once directly
+(the model's format, a list of (alpha, stump), is the curriculum's): a zero-error stump ends
+the fit.
 """
 
 from __future__ import annotations
@@ -121,11 +123,16 @@ def _update_cases(rng):
 
 def _stump_cases(rng):
     X, y = _data(rng, 15, 3)
+    X2, y2 = _data(rng, 20, 2)
+    first = ref.stump_predict(ref.fit_stump(X2, y2, np.full(20, 0.05)), X2)
+    w2 = np.where(first != y2, 4.0, 1.0)  # the first stump's mistakes weigh 4 times more
     Xt, yt = _tied_data(rng, 12)
     Xs, ys = _separable(rng, 10)
     Xc = rng.normal(size=(6, 2))
     return [
-        Case("N=15, D=3, random weights", (X, y, rng.dirichlet(np.ones(15)))),
+        Case("N=15, D=3, uneven random weights", (X, y, rng.dirichlet(np.full(15, 0.3)))),
+        Case("the weights of a second round: the first stump's mistakes weigh more",
+             (X2, y2, w2 / w2.sum())),
         Case("repeated values, a duplicated column, uniform weights: ties between features "
              "and thresholds", (Xt, yt, np.full(12, 1.0 / 12))),
         Case("separable data: a stump with zero weighted error", (Xs, ys,
@@ -157,7 +164,7 @@ def _fit_cases(rng):
     x_one = rng.normal(size=(1, 2))
 
     def case(label, X, y, n_rounds):
-        return Case(label, (X, y, n_rounds),
+        return Case(label + " (your adaboost_predict on X_test)", (X, y, n_rounds),
                     then=(Call("adaboost_predict", (Result(0), test_points(X))),))
 
     return [
@@ -166,6 +173,9 @@ def _fit_cases(rng):
         case("repeated values and a duplicated column: ties; 4 rounds", Xt, yt, 4),
         case("separable data: the first stump has zero error and ends the fit", Xs, ys, 5),
         case("N=1: a batch of one", x_one, np.array([1.0]), 3),
+        # the one place where the model itself is compared: the curriculum fixes its format
+        Case("separable data, the model itself: [(alpha, stump)], the zero-error stump ends "
+             "the fit", (Xs, ys, 5)),
     ]
 
 
@@ -220,6 +230,19 @@ def _boost(X, y, n_rounds, half=0.5, normalise=True):
         if normalise:
             w = w / w.sum()
     return np.where(f >= 0, 1.0, -1.0)
+
+
+def _no_early_stop(X, y, n_rounds):
+    """The model of adaboost_fit if a zero-error stump did not end the fit."""
+    w = np.full(len(y), 1.0 / len(y))
+    model = []
+    for _ in range(n_rounds):
+        stump = ref.fit_stump(X, y, w)
+        pred = ref.stump_predict(stump, X)
+        alpha = ref.compute_alpha(ref.weighted_error(w, y, pred))
+        model.append((alpha, stump))
+        w = ref.update_weights(w, alpha, y, pred)
+    return model
 
 
 def _score(model, X):
@@ -303,12 +326,14 @@ FUNCTIONS = [
     FunctionSpec(
         name="adaboost_fit",
         cases=_fit_cases,
-        outputs=("adaboost_predict(model, X_test)",),
+        outputs=("model",),
         mistakes=(
             Mistake("alpha without the 1/2: alpha_m = 0.5 * log((1 - e_m) / e_m)",
                     lambda X, y, n_rounds: _boost(X, y, n_rounds, half=1.0)),
             Mistake("weights not renormalised: divide by Z_m after each update so they sum to 1",
                     lambda X, y, n_rounds: _boost(X, y, n_rounds, normalise=False)),
+            Mistake("the fit went on after a stump with zero weighted error; such a stump is "
+                    "kept and ends the fit", _no_early_stop),
         ),
     ),
     FunctionSpec(
