@@ -153,3 +153,16 @@ def test_every_command_is_documented_with_an_example():
         result = CliRunner().invoke(main, [*path, "--help"])
         assert result.exit_code == 0, path
         assert command.help and "mlquiz " in command.help, f"`mlquiz {' '.join(path)}` has no example"
+
+
+def test_installed_package_ships_references_and_stubs(tmp_path):
+    """From outside any checkout, `mlquiz init` and grading work off the installed files."""
+    import mlquiz
+
+    package = Path(mlquiz.__file__).resolve().parent
+    if not (package / "_data").is_dir():
+        pytest.skip("running from a source checkout (editable install): CI tests the wheel")
+    assert data_dir("reference") == package / "_data" / "reference"
+    result = run("init", "ex", cwd=tmp_path)
+    assert result.returncode == 0
+    assert run("grade", "ex/taylor.py", "--no-record", cwd=tmp_path).returncode == 1

@@ -91,14 +91,14 @@ def _mlquiz_wrap(function):
     return wrapped
 
 
-for _name in {names!r}:
+for _name in NAMES:
     globals()[_name] = _mlquiz_wrap(globals()[_name])
 '''
 
 
 @pytest.mark.parametrize("exercise", exercises(), ids=IDS)
 def test_perturbed_reference_fails_every_function(exercise, submission):
-    source = reference_source(exercise.id) + PERTURB.format(names=list(exercise.functions))
+    source = reference_source(exercise.id) + PERTURB.replace("NAMES", repr(list(exercise.functions)))
     report = grade_file(submission(exercise.id, source), seed=2024)
     passing = [f.name for f in report.functions if f.verdict != "fail"]
     assert not passing, f"the grader did not catch a 1% error in {passing}"

@@ -137,7 +137,10 @@ def test_l1_subgradient_satisfies_the_subgradient_inequality():
     w = rng.normal(size=9)
     w[[1, 4, 6]] = 0.0
     g = l1.l1_subgradient(w, lam)
-    f = lambda v: lam * np.sum(np.abs(v))  # noqa: E731
+
+    def f(v):
+        return lam * np.sum(np.abs(v))
+
     for _ in range(200):
         v = w + rng.normal(size=9) * rng.choice([1e-3, 1.0, 10.0])
         assert f(v) >= f(w) + g @ (v - w) - 1e-12

@@ -79,6 +79,8 @@ def _tree_inputs(rng):
         ("max_depth=6 on N=12: a deep tree, leaves of one sample", (Xd, rd, 6), {}),
         ("min_samples_leaf=4, max_depth=3", (Xl, rl, 3), {"min_samples_leaf": 4}),
         ("repeated values, a duplicated column: ties; max_depth=3", (Xt, rt, 3), {}),
+        ("symmetric targets: two thresholds of one feature tie (max_depth=1)",
+         (np.arange(8.0)[:, None], np.array([3.0, 0, 0, 0, 0, 0, 0, 3]), 1), {}),
         ("constant r: a single leaf at any depth", (Xc, np.full(7, 1.5), 3), {}),
         ("N=1: a batch of one", (rng.normal(size=(1, 2)), np.array([0.7]), 2), {}),
     ]
@@ -238,6 +240,9 @@ FUNCTIONS = [
             Mistake("the learning rate is applied when predicting but not to the running "
                     "predictions f_m = f_{m-1} + learning_rate * tree_m(x) that the residuals "
                     "come from", lambda *args: _boost(*args, shrink_fit=False)),
+            Mistake("the learning rate is used when fitting but not when predicting: "
+                    "f_M(x) = f_0 + learning_rate * sum_m tree_m(x)",
+                    lambda *args: _boost(*args, shrink_predict=False)),
             Mistake("GBDT starting from 0 instead of the mean: f_0 = mean(y)",
                     lambda *args: _boost(*args, init=0.0)),
             Mistake("the residuals are not updated: tree m fits r_m = y - f_{m-1}, the residuals "

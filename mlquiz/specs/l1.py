@@ -78,7 +78,8 @@ def lasso_problem(rng, n, d, frac, x_scale=1.0, w_scale=1.0):
 def _lasso_cases(rng):
     cases = []
     for label, n, d, frac, x_scale, w_scale in [
-        ("N=20 samples, D=5 features, lam = 0.1 max|X^T y|", 20, 5, 0.1, 1.0, 1.0),
+        ("N=12 samples, D=4 features, lam = 0.06 max|X^T y|", 12, 4, 0.06, 1.0, 1.0),
+        ("N=20, D=5, lam = 0.1 max|X^T y|", 20, 5, 0.1, 1.0, 1.0),
         ("N=40, D=8, lam = 0.05 max|X^T y| (the smallest lam graded: few zeros)",
          40, 8, 0.05, 1.0, 1.0),
         ("d=1: a single feature, N=10, lam = 0.3 max|X^T y|", 10, 1, 0.3, 1.0, 1.0),
@@ -166,12 +167,20 @@ def _check_objective(case, got, expected):
 # Classic mistakes (each returns what the mistaken formula gives on the case's inputs)
 
 
+def _unless_zero(w):
+    """A mistaken lasso whose solution is w = 0 says nothing (a solver that does nothing
+    returns it too): it is not matched."""
+    if not np.any(w):
+        raise ValueError("the mistaken problem's solution is w = 0")
+    return w
+
+
 def _threshold_after_dividing(X, y, lam):
     """Coordinate descent with w_j = S_lam(rho_j / ||X_j||^2): it minimises
     0.5 ||y - X w||^2 + lam sum_j ||X_j||^2 |w_j|, i.e. the lasso in v_j = ||X_j||^2 w_j
     with columns X_j / ||X_j||^2."""
     col_sq = np.sum(X**2, axis=0)
-    return ref.lasso_fit(X / col_sq, y, lam) / col_sq
+    return _unless_zero(ref.lasso_fit(X / col_sq, y, lam) / col_sq)
 
 
 # The lasso mistakes are matched loosely: a learner's solution is close to, not equal to, the
@@ -243,10 +252,10 @@ FUNCTIONS = [
             Mistake("your w solves the lasso with lam * N: it minimises (1 / (2N)) ||y - X w||^2 "
                     "+ lam ||w||_1 (scikit-learn's scaling); the curriculum's objective is "
                     "0.5 ||y - X w||^2 + lam ||w||_1, without 1/N",
-                    lambda X, y, lam: ref.lasso_fit(X, y, lam * X.shape[0]), **_LOOSE),
+                    lambda X, y, lam: _unless_zero(ref.lasso_fit(X, y, lam * len(y))), **_LOOSE),
             Mistake("your w solves the lasso with lam / 2: it minimises ||y - X w||^2 + "
                     "lam ||w||_1 (the data term without its 1/2)",
-                    lambda X, y, lam: ref.lasso_fit(X, y, lam / 2), **_LOOSE),
+                    lambda X, y, lam: _unless_zero(ref.lasso_fit(X, y, lam / 2)), **_LOOSE),
             Mistake("the coordinate update divided before thresholding, S_lam(rho_j / ||X_j||^2); "
                     "it is S_lam(rho_j) / ||X_j||^2", _threshold_after_dividing, **_LOOSE),
             Mistake("lam was ignored: that is the least-squares solution",
