@@ -178,7 +178,8 @@ def _run_job(module, job, np, warnings, submission):
         kwargs = {k: _resolve(decode(v, np), results) for k, v in call["kwargs"].items()}
         pristine_args = [_copy(a, np) for a in args]
         pristine_kwargs = {k: _copy(v, np) for k, v in kwargs.items()}
-        with warnings.catch_warnings(record=True) as recorded, np.errstate(all="warn"):
+        # Overflow, divide by zero and invalid values warn; underflow to 0 is correct arithmetic.
+        with warnings.catch_warnings(record=True) as recorded, np.errstate(all="warn", under="ignore"):
             warnings.simplefilter("always")
             result = function(*args, **kwargs)
         caught += [f"{w.category.__name__}: {w.message}" for w in recorded

@@ -81,7 +81,7 @@ def m001_initial_schema(db):
         not_null=["kind", "ref", "position", "active", "state", "reps", "lapses", "hints"],
         defaults={"active": 1, "state": 0, "reps": 0, "lapses": 0, "hints": 0},
     )
-    db["items"].create_index(["state", "due"])
+    db["items"].create_index(["due", "position"])
     db["items"].create_index(["state", "position"])
     db["items"].create_index(["introduced"])
     db["reviews"].create(
