@@ -32,7 +32,8 @@ def db_option(command):
 
 
 def json_option(command):
-    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(command)
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print the result as JSON.")(command)
 
 
 def _now() -> datetime:
@@ -86,14 +87,14 @@ def _show_time(moment) -> str:
 def _relative(moment: datetime, now: datetime) -> str:
     seconds = (moment - now).total_seconds()
     size = abs(seconds)
-    if size < 90:
-        amount = "now"
-        return amount
-    for unit, length in (("day", 86400), ("h", 3600), ("min", 60)):
-        if size >= length * (1.5 if unit == "day" else 1):
-            count = round(size / length)
-            text = f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
-            break
+    if size < 60:
+        return "now"
+    if size < 3600:
+        text = f"{size / 60:.0f} min"
+    elif size < 2 * 86400:
+        text = f"{size / 3600:.0f} h"
+    else:
+        text = f"{size / 86400:.0f} days"
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
@@ -156,8 +157,9 @@ def next_command(as_json, db):
         if item.new:
             click.echo(f"  Implement the functions in {data['file']}, then grade it:")
         else:
-            click.echo(f"  Rewrite it from memory: `mlquiz reset {item.ref}` keeps your last file "
-                       f"in the history\n  and puts the stub back in {data['file']}; then grade it:")
+            click.echo(f"  Rewrite it from memory: `mlquiz reset {item.ref}` keeps your last "
+                       f"file in the history\n  and puts the stub back in {data['file']}; "
+                       "then grade it:")
         click.echo(f"    {data['command']}")
         click.echo(f"  Stuck? `mlquiz hint {item.ref}` (a pass after a hint counts as Hard).")
     else:

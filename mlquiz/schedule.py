@@ -24,13 +24,13 @@ Rules of mlquiz on top of FSRS:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import warnings
 import zlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from mlquiz import clock
 from mlquiz.curriculum import Exercise, exercises, get_exercise
@@ -125,8 +125,7 @@ def config_values(store: Store) -> dict:
 
 # --- the items: exercises and flashcards, in curriculum order ----------------------------
 
-@dataclass(frozen=True)
-class CatalogueEntry:
+class CatalogueEntry(NamedTuple):
     id: str
     kind: str
     ref: str
@@ -152,15 +151,16 @@ def _card_topic(card: str, explicit: dict, exercise_ids: list) -> str | None:
     return None
 
 
-def catalogue() -> list[CatalogueEntry]:
+def catalogue(card_ids=None) -> list[CatalogueEntry]:
     """Every item in curriculum order: for each topic its flashcards (learn the formulas),
-    then its exercise (implement them); cards of no topic last."""
+    then its exercise (implement them); cards of no topic last. ``card_ids``: the deck's
+    card ids (default: ``deck_card_ids()``)."""
     topics = exercises()
     explicit = {card: ex.id for ex in topics for card in ex.cards}
     exercise_ids = sorted((ex.id for ex in topics), key=len, reverse=True)
     by_topic = {ex.id: [] for ex in topics}
     loose = []
-    for card in dict.fromkeys(deck_card_ids()):
+    for card in dict.fromkeys(deck_card_ids() if card_ids is None else card_ids):
         topic = _card_topic(card, explicit, exercise_ids)
         (by_topic[topic] if topic else loose).append(card)
     entries = []
@@ -172,28 +172,68 @@ def catalogue() -> list[CatalogueEntry]:
 
 
 def _fingerprint(entries) -> str:
+    """Count and CRC-32 of the list (zlib: hashlib's import alone would slow ``next``)."""
     text = "\n".join(f"{e.id}\t{e.topic or ''}" for e in entries)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return f"{len(entries)}:{zlib.crc32(text.encode()):08x}"
 
 
-def sync_items(store: Store) -> bool:
+def _sources_signature() -> str:
+    """Size and modification time of the files the item list comes from: curriculum.toml
+    and everything under mlquiz/cards/. Cheaper than loading the deck on every start."""
+    package = Path(__file__).resolve().parent
+    paths = [str(package / "curriculum.toml")]
+    for folder, subfolders, files in os.walk(package / "cards"):
+        subfolders[:] = sorted(d for d in subfolders
+                               if d != "__pycache__" and not d.startswith("."))
+        paths += [os.path.join(folder, name) for name in sorted(files)]
+    parts = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:  # removed meanwhile
+            continue
+        parts.append(f"{path}:{info.st_size}:{info.st_mtime_ns}")
+    text = "\n".join(parts)
+    return f"{len(parts)}:{zlib.crc32(text.encode()):08x}"
+
+
+def sync_items(store: Store, force: bool = False) -> bool:
     """Bring the items table up to date with the curriculum and the deck: add new items,
-    renumber positions, mark items no longer listed inactive (their history stays). Only
-    a fingerprint is compared unless the list changed. Returns whether anything was written."""
-    entries = catalogue()
-    fingerprint = _fingerprint(entries)
-    if store.get_meta("items_fingerprint") == fingerprint:
+    renumber positions, mark items no longer listed inactive (their history stays). Unless
+    ``force``, nothing is loaded while the source files are unchanged, and nothing is
+    written while the list is. Returns whether the items changed.
+
+    A deck that fails to load (a bug, not something a learner can cause) must not stop the
+    schedule: it is reported as a ``RuntimeWarning``, the items stay as they were (a new
+    database gets the exercises), and the next start tries again."""
+    signature = _sources_signature()
+    if not force and store.get_meta("items_sources") == signature:
         return False
+    try:
+        cards = deck_card_ids()
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        warnings.warn(f"mlquiz: the flashcard deck could not be loaded ({exc}); the schedule "
+                      "keeps its items as they were", RuntimeWarning, stacklevel=2)
+        cards = None
+    entries = catalogue(() if cards is None else cards)
+    fingerprint = _fingerprint(entries)
     with store.write():
-        if store.get_meta("items_fingerprint") == fingerprint:  # another process did it
+        if cards is None:
+            if store.value("SELECT count(*) FROM items"):
+                return False
+        elif store.get_meta("items_fingerprint") == fingerprint:  # or another process did it
+            store.set_meta("items_sources", signature)
             return False
-        store.conn.execute("UPDATE items SET active = 0")
+        else:
+            store.conn.execute("UPDATE items SET active = 0")
         store.db["items"].upsert_all(
             [{"id": e.id, "kind": e.kind, "ref": e.ref, "topic": e.topic, "position": i,
               "active": 1} for i, e in enumerate(entries)],
             pk="id",
         )
-        store.set_meta("items_fingerprint", fingerprint)
+        if cards is not None:
+            store.set_meta("items_fingerprint", fingerprint)
+            store.set_meta("items_sources", signature)
     return True
 
 
@@ -222,8 +262,7 @@ def resolve_item(store: Store, name: str) -> str:
 
 # --- what is due --------------------------------------------------------------------------
 
-@dataclass
-class DueItem:
+class DueItem(NamedTuple):
     id: str
     kind: str
     ref: str
@@ -241,8 +280,7 @@ class DueItem:
         return STATES[self.state]
 
 
-@dataclass
-class NextItem:
+class NextItem(NamedTuple):
     item: DueItem | None
     due_count: int  # items to practise by the end of the (UTC) day, this one and new ones included
     new_count: int  # of which new
@@ -311,7 +349,8 @@ def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True
         item = _due_item(due_now) if due_now else (new[0] if new else None)
         next_due = None
         if item is None:
-            earliest = store.value("SELECT min(due) FROM items WHERE due IS NOT NULL AND active = 1")
+            earliest = store.value(
+                "SELECT min(due) FROM items WHERE due IS NOT NULL AND active = 1")
             candidates = [_parse(earliest)] if earliest else []
             waiting = store.value("SELECT 1 FROM items WHERE state = 0 AND active = 1 LIMIT 1")
             if waiting and get_config(store, "new_per_day") > 0:
@@ -326,8 +365,7 @@ def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True
 
 # --- reviews --------------------------------------------------------------------------------
 
-@dataclass
-class Review:
+class Review(NamedTuple):
     id: int
     item_id: str
     rating: int
@@ -409,8 +447,7 @@ def record_review(store: Store, item_id: str, rating, source: str,
 
 # --- graded attempts ------------------------------------------------------------------------
 
-@dataclass
-class Attempt:
+class Attempt(NamedTuple):
     exercise: str
     attempt: int
     passed: bool
@@ -584,8 +621,7 @@ def default_file(store: Store, exercise_id: str) -> Path:
     return Path(last) if last else Path.cwd() / "exercises" / exercise.file
 
 
-@dataclass
-class FileChange:
+class FileChange(NamedTuple):
     path: Path
     saved_attempt: int | None  # where the overwritten file is in the history (None: no file)
     saved_now: bool  # False: it was already stored (or was the stub)
@@ -649,7 +685,8 @@ def reset_exercise(store: Store, exercise_id: str, file=None,
     try:
         stub = exercise.stub_path.read_text(encoding="utf-8")
     except OSError:
-        raise ScheduleError(f"the stub of {exercise.id} is missing ({exercise.stub_path})") from None
+        raise ScheduleError(
+            f"the stub of {exercise.id} is missing ({exercise.stub_path})") from None
     path = Path(file).expanduser().resolve() if file else default_file(store, exercise.id)
     with store.write():
         saved, saved_now = _save_current(store, exercise, path, "saved before reset", now, stub)
@@ -782,4 +819,6 @@ def _parse(text: str | None) -> datetime | None:
 
 
 def _sha(text: str) -> str:
+    import hashlib
+
     return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()

@@ -33,7 +33,14 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from mlquiz.cards.deck import Card
-from mlquiz.cards.parse import SCALAR_FUNCTIONS, AnswerError, check_latex, looks_like_latex, parse_answer
+from mlquiz.cards.parse import (
+    SCALAR_FUNCTIONS,
+    AnswerError,
+    _alias,
+    check_latex,
+    looks_like_latex,
+    parse_answer,
+)
 
 #: seconds sympy may spend proving a difference zero before the random points decide
 PROOF_SECONDS = 0.3
@@ -211,10 +218,9 @@ _LATEX_NAMES = {"lambda": "lam", "epsilon": "eps", "varepsilon": "eps", "sigmoid
 
 
 def _prepare_latex(text: str) -> str:
-    # \hat{y} -> y_{hat}: sympy's parser reads \hat as a symbol times y otherwise
-    text = re.sub(r"\\hat\s*\{\s*([A-Za-z]+)\s*\}", r"\1_{hat}", text)
-    text = re.sub(r"\\hat\s*([A-Za-z])", r"\1_{hat}", text)
-    text = re.sub(r"\\bar\s*\{\s*([A-Za-z]+)\s*\}", r"\1_{bar}", text)
+    # \hat{y} -> \mathit{yhat}: sympy's parser reads \hat as a symbol times y otherwise
+    text = re.sub(r"\\(hat|bar)\s*\{\s*([A-Za-z]+)\s*\}", r"\\mathit{\2\1}", text)
+    text = re.sub(r"\\(hat|bar)\s*([A-Za-z])", r"\\mathit{\2\1}", text)
     # \operatorname{sign}(w), \mathrm{sign}, \text{sign} -> \sign (a named function)
     text = re.sub(r"\\(?:operatorname|mathrm|text)\s*\{\s*([A-Za-z]+)\s*\}", r"\\\1", text)
     return text
@@ -252,11 +258,19 @@ def latex_to_sympy(latex: str, card: Card, table: dict[str, sympy.Symbol] | None
     if expr.atoms(sympy.Derivative, sympy.Integral, sympy.Sum, sympy.Product, sympy.Limit):
         raise AnswerError("type the formula itself, without derivatives, integrals, sums or limits.")
 
+    def resolve(name: str) -> str | None:
+        if name in table:
+            return name
+        return _alias(name, set(table))
+
     functions = {}
     for applied in expr.atoms(AppliedUndef):
         name = _latex_symbol_name(applied.func.__name__)
         name = card.functions.get(name, name)
-        if name in ("sigma", "sigmoid") and "sigma" not in table:
+        if name not in card.functions.values() and resolve(name) and len(applied.args) == 1:
+            # p(1 - p), \eta (g + \lambda w): a symbol times a parenthesis, not a call
+            functions[applied] = sympy.Symbol(name) * applied.args[0]
+        elif name in ("sigma", "sigmoid") and "sigma" not in table:
             if "sigma" in card.forbid:
                 raise AnswerError("write the answer out without sigma: that is what this card asks for.")
             functions[applied] = SIGMA(*applied.args)
@@ -271,8 +285,8 @@ def latex_to_sympy(latex: str, card: Card, table: dict[str, sympy.Symbol] | None
     symbols = {}
     for symbol in expr.free_symbols:
         name = _latex_symbol_name(symbol.name)
-        if name in table:
-            symbols[symbol] = table[name]
+        if resolve(name):
+            symbols[symbol] = table[resolve(name)]
         elif name == "e":
             symbols[symbol] = sympy.E
         elif name == "pi":
@@ -525,6 +539,11 @@ def _call(name: str, arg_nodes: list[ast.AST], first, node: ast.Call, env: dict)
             if not rest:
                 raise AnswerError(f"{name} needs an argument.")
             args.append(_eval(rest.pop(0), env))
+        if rest and name == "norm":
+            order = rest.pop(0)
+            if not isinstance(order, ast.Constant) or isinstance(order.value, bool) or rest:
+                raise AnswerError("norm takes an array and optionally the order, a number: norm(w, 1).")
+            kwargs["ord"] = order.value
         if rest:
             axis = _literal_int(rest[0])
             if axis is None or len(rest) > 1 or "axis" in kwargs:

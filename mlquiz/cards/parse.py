@@ -67,7 +67,7 @@ _TOKEN = re.compile(
     r"""
     (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\*\*|<=|>=|==|!=|[-+*/^@(),.=<>])
+  | (?P<op>\*\*|<=|>=|==|!=|[-+*/^@(),.=<>|])
   | (?P<space>\s+)
     """,
     re.VERBOSE,
@@ -186,6 +186,7 @@ def tokenize(
             raw.append((kind, match.group()))
 
     tokens: list[tuple[str, str]] = []
+    bars = 0
     i = 0
     while i < len(raw):
         kind, value = raw[i]
@@ -213,6 +214,17 @@ def tokenize(
             else:
                 raise AnswerError("refused: attribute access ('.') is not allowed in a formula.")
             i += 1
+            continue
+        if kind == "op" and value == "|":
+            # |x| is abs(x): a bar opens after an operator (or at the start), else closes
+            prev = tokens[-1] if tokens else ("op", "(")
+            opening = prev[0] == "func" or (prev[0] == "op" and prev[1] != ")") or bars == 0
+            if opening:
+                tokens += [("func", "abs"), ("op", "(")]
+                bars += 1
+            else:
+                tokens.append(("op", ")"))
+                bars -= 1
             continue
         if kind == "op":
             tokens.append(("op", value))
@@ -258,6 +270,8 @@ def tokenize(
         else:
             known = ", ".join(sorted(names)) or "none"
             raise AnswerError(f"unknown name {value!r}; this card's names are: {known}.")
+    if bars:
+        raise AnswerError("unbalanced '|': write |x| or abs(x).")
     return tokens
 
 

@@ -30,9 +30,10 @@ DECISION_RTOL = 1e-2  # smo_fit: held-out decision values, relative to 1 + max |
 # Problems and their optimum
 
 
-def _linear_problem(rng, n, d, separable):
-    """X (n, d), y (n,) with at least 3 samples of each class: labels from a random hyperplane;
-    separable data keep a gap of 0.4 on each side of it, non-separable data have noisy labels."""
+def linear_problem(rng, n, d, separable, noise=0.6):
+    """X (n, d), y (n,) with both classes (3 of each when n >= 6): labels from a random
+    hyperplane; separable data keep a gap of 0.4 on each side of it, non-separable data have
+    labels flipped by noise (of this standard deviation) across it."""
     while True:
         u = rng.normal(size=d)
         u /= np.linalg.norm(u)
@@ -41,9 +42,9 @@ def _linear_problem(rng, n, d, separable):
         if separable:
             X += np.outer(0.4 * np.sign(s), u)
         else:
-            s = s + 0.6 * rng.normal(size=n)
+            s = s + noise * rng.normal(size=n)
         y = np.where(s > 0, 1.0, -1.0)
-        if min((y > 0).sum(), (y < 0).sum()) >= 3:
+        if min((y > 0).sum(), (y < 0).sum()) >= min(3, n // 2):
             return X, y
 
 
@@ -67,39 +68,57 @@ def _held_out(X):
     return np.vstack([0.5 * (X + np.roll(X, 1, axis=0)), X + 0.5 * (X - np.roll(X, 3, axis=0))])
 
 
+def kkt_violation(alpha, K, y, C):
+    """max_{i in I_up} s_i - min_{j in I_low} s_j with s = y - K (alpha y) (see the reference's
+    smo_fit): 0 at the optimum, computed afresh from alpha."""
+    score = y - (alpha * y) @ K
+    up = np.where(y > 0, alpha < C, alpha > 0)
+    low = np.where(y > 0, alpha > 0, alpha < C)
+    return float(score[up].max() - score[low].min())
+
+
+OPTIMUM_MAX_ITER = 1000  # a problem whose optimum SMO does not reach in this many steps is redrawn
 _OPTIMA: dict = {}
 
 
 def _optimum(X, y, C, kernel="linear", gamma=1.0) -> dict:
     """The solution of the dual on a problem, computed once: alpha, b, the kernel matrix K,
     the objective W, the kernel K_test between held-out points and X, the optimum's decision
-    values f_test there, and the number of free support vectors."""
+    values f_test there, the number of free support vectors, and the KKT violation reached
+    (ill-conditioned problems, on which maximal-violating-pair SMO zig-zags for tens of
+    thousands of steps, stop at OPTIMUM_MAX_ITER with a larger violation and are redrawn)."""
     key = (X.tobytes(), y.tobytes(), X.shape, float(C), kernel, float(gamma))
     if key not in _OPTIMA:
-        alpha, b = ref.smo_fit(X, y, C, kernel=kernel, gamma=gamma, tol=1e-9)
+        if len(_OPTIMA) > 64:
+            _OPTIMA.clear()
+        alpha, b = ref.smo_fit(X, y, C, kernel=kernel, gamma=gamma, tol=1e-9,
+                               max_iter=OPTIMUM_MAX_ITER)
         K = _kernel(X, X, kernel, gamma)
         K_test = _kernel(_held_out(X), X, kernel, gamma)
         _OPTIMA[key] = dict(
             alpha=alpha, b=b, K=K, W=ref.dual_objective(alpha, K, y), K_test=K_test,
             f_test=ref.decision_function(alpha, b, K_test, y),
             free=int(((alpha > 1e-8) & (alpha < C - 1e-8)).sum()),
+            violation=kkt_violation(alpha, K, y, C),
         )
     return _OPTIMA[key]
 
 
-def _solved(rng, draw, C, kernel="linear", gamma=1.0, bound_inside=False):
-    """A problem ``draw(rng)`` whose optimum has a free support vector (and, if
-    ``bound_inside``, a bound one strictly inside the margin), with its optimum."""
-    while True:
+def solved(rng, draw, C, kernel="linear", gamma=1.0, bound_inside=False):
+    """A problem ``draw(rng)`` whose optimum SMO reaches quickly (KKT violation <= 1e-6 within
+    OPTIMUM_MAX_ITER pair updates) and has a free support vector (and, if ``bound_inside``, a
+    bound one strictly inside the margin), with its optimum."""
+    for _ in range(100):
         X, y = draw(rng)
         opt = _optimum(X, y, C, kernel, gamma)
-        if opt["free"] == 0:
+        if opt["free"] == 0 or opt["violation"] > 1e-6:
             continue
         if bound_inside:
             margins = y * (opt["K"] @ (opt["alpha"] * y) + opt["b"])
             if not ((opt["alpha"] >= C) & (margins < 0.8)).any():
                 continue
         return X, y, opt
+    raise RuntimeError("no suitable problem drawn in 100 tries")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,7 +149,7 @@ def _labels(rng, n):
 
 def _dual_inputs(rng, n, C, kernel="linear", gamma=1.0):
     """alpha (n,) in [0, C] with some at 0 and at C, K (n, n), y (n,)."""
-    X, y = _linear_problem(rng, n, 2, False)
+    X, y = linear_problem(rng, n, 2, False)
     alpha = rng.uniform(0, C, size=n)
     alpha[rng.random(n) < 0.3] = 0.0
     alpha[rng.random(n) < 0.2] = C
@@ -138,7 +157,7 @@ def _dual_inputs(rng, n, C, kernel="linear", gamma=1.0):
 
 
 def _objective_cases(rng):
-    X, y, opt = _solved(rng, lambda r: _linear_problem(r, 20, 2, False), 1.0)
+    X, y, opt = solved(rng, lambda r: linear_problem(r, 20, 2, False), 1.0)
     return [
         Case("random alpha in [0, C], linear kernel, N=10", _dual_inputs(rng, 10, 1.0)),
         Case("random alpha in [0, C], RBF kernel (gamma=0.5), N=12",
@@ -149,7 +168,7 @@ def _objective_cases(rng):
 
 
 def _weights_cases(rng):
-    X, y, opt = _solved(rng, lambda r: _linear_problem(r, 20, 3, False), 1.0)
+    X, y, opt = solved(rng, lambda r: linear_problem(r, 20, 3, False), 1.0)
     alpha, _, y2 = _dual_inputs(rng, 8, 2.0)
     return [
         Case("alpha at the optimum, N=20, D=3", (opt["alpha"], X, y)),
@@ -160,10 +179,10 @@ def _weights_cases(rng):
 
 def _bias_cases(rng):
     C1, C2, C3 = 1.0, 2.0, 5.0
-    X, y, opt = _solved(rng, lambda r: _linear_problem(r, 30, 2, False), C1, bound_inside=True)
-    Xr, yr, optr = _solved(rng, lambda r: _ring_problem(r, 40), C2, "rbf", 1.0,
+    X, y, opt = solved(rng, lambda r: linear_problem(r, 30, 2, False), C1, bound_inside=True)
+    Xr, yr, optr = solved(rng, lambda r: _ring_problem(r, 40), C2, "rbf", 1.0,
                            bound_inside=True)
-    X3, y3, opt3 = _solved(rng, lambda r: _linear_problem(r, 30, 3, False), C3,
+    X3, y3, opt3 = solved(rng, lambda r: linear_problem(r, 30, 3, False), C3,
                            bound_inside=True)
     # A multiplier of 5e-4 where the optimum has 0: with tol=1e-3 it does not count as free.
     alpha3 = opt3["alpha"].copy()
@@ -179,8 +198,8 @@ def _bias_cases(rng):
 
 
 def _decision_cases(rng):
-    X, y, opt = _solved(rng, lambda r: _ring_problem(r, 30), 3.0, "rbf", 0.5)
-    Xl, yl, optl = _solved(rng, lambda r: _linear_problem(r, 20, 2, False), 1.0)
+    X, y, opt = solved(rng, lambda r: _ring_problem(r, 30), 3.0, "rbf", 0.5)
+    Xl, yl, optl = solved(rng, lambda r: linear_problem(r, 20, 2, False), 1.0)
     return [
         Case("optimal alpha and b, RBF kernel, N=30 training and M=60 test points",
              (opt["alpha"], opt["b"], opt["K_test"], y)),
@@ -194,13 +213,13 @@ def _decision_cases(rng):
 def _smo_cases(rng):
     problems = [
         ("linear kernel, separable, N=30, D=2, C=10",
-         _solved(rng, lambda r: _linear_problem(r, 30, 2, True), 10.0)[:2], 10.0, {}),
+         solved(rng, lambda r: linear_problem(r, 30, 2, True), 10.0)[:2], 10.0, {}),
         ("linear kernel, non-separable, N=40, D=2, C=0.1 (small)",
-         _solved(rng, lambda r: _linear_problem(r, 40, 2, False), 0.1)[:2], 0.1, {}),
-        ("linear kernel, non-separable, N=40, D=2, C=30 (large)",
-         _solved(rng, lambda r: _linear_problem(r, 40, 2, False), 30.0)[:2], 30.0, {}),
+         solved(rng, lambda r: linear_problem(r, 40, 2, False), 0.1)[:2], 0.1, {}),
+        ("linear kernel, non-separable, N=30, D=2, C=30 (large)",
+         solved(rng, lambda r: linear_problem(r, 30, 2, False, noise=0.3), 30.0)[:2], 30.0, {}),
         ("RBF kernel (gamma=0.5), a ring, N=40, C=3",
-         _solved(rng, lambda r: _ring_problem(r, 40), 3.0, "rbf", 0.5)[:2], 3.0,
+         solved(rng, lambda r: _ring_problem(r, 40), 3.0, "rbf", 0.5)[:2], 3.0,
          {"kernel": "rbf", "gamma": 0.5}),
     ]
     cases = [Case(label, (X, y, C), kwargs) for label, (X, y), C, kwargs in problems]

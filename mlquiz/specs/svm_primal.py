@@ -5,7 +5,8 @@ also with centred differences of the objective wherever no margin is near 1, and
 integer-valued data where some margins are exactly 1 in floating point (the convention: the
 hinge contributes 0 there). ``fit_primal`` has many correct answers (any solver, any b in a
 flat interval), so it is graded on the objective it reaches: at most 1e-3 (relative) above the
-optimum, which is the reference's fit on the same problem.
+optimum, which is the reference's fit on the same problem. Its problems are drawn as in the
+svm_dual spec (well-conditioned, so that solving the dual converges quickly).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from mlquiz.numeric import compare, numerical_gradient
 from mlquiz.references import load_reference
 from mlquiz.spec import Case, Check, FunctionSpec, Mismatch, Mistake
+from mlquiz.specs.svm_dual import linear_problem, solved
 
 ref = load_reference("svm_primal")
 
@@ -77,30 +79,19 @@ def _subgradient_cases(rng):
     ]
 
 
-def _problem(rng, n, d, separable):
-    """X (n, d), y (n,) with both classes: labels from a random hyperplane; separable data keep
-    a gap of 0.4 on each side of it, non-separable data have noisy labels."""
-    while True:
-        u = rng.normal(size=d)
-        u /= np.linalg.norm(u)
-        X = rng.normal(size=(n, d))
-        s = X @ u + 0.3 * rng.normal()
-        if separable:
-            X += np.outer(0.4 * np.sign(s), u)  # push every point 0.4 away from the hyperplane
-        else:
-            s = s + 0.6 * rng.normal(size=n)
-        y = np.where(s > 0, 1.0, -1.0)
-        if min((y > 0).sum(), (y < 0).sum()) >= 3:
-            return X, y
+def _fit_problem(rng, n, d, C, separable, noise=0.6):
+    """(X, y, C): a linear problem (see the svm_dual spec) on which SMO converges quickly."""
+    X, y, _ = solved(rng, lambda r: linear_problem(r, n, d, separable, noise), C)
+    return X, y, C
 
 
 def _fit_cases(rng):
     return [
         Case("separable, N=30, D=2, C=100 (large: nearly hard margin)",
-             (*_problem(rng, 30, 2, True), 100.0)),
-        Case("separable, N=30, D=3, C=1", (*_problem(rng, 30, 3, True), 1.0)),
-        Case("non-separable, N=40, D=2, C=0.1 (small)", (*_problem(rng, 40, 2, False), 0.1)),
-        Case("non-separable, N=40, D=3, C=10", (*_problem(rng, 40, 3, False), 10.0)),
+             _fit_problem(rng, 30, 2, 100.0, True)),
+        Case("separable, N=30, D=3, C=1", _fit_problem(rng, 30, 3, 1.0, True)),
+        Case("non-separable, N=40, D=2, C=0.1 (small)", _fit_problem(rng, 40, 2, 0.1, False)),
+        Case("non-separable, N=30, D=3, C=10", _fit_problem(rng, 30, 3, 10.0, False, 0.3)),
     ]
 
 
