@@ -1,9 +1,10 @@
 """The child side of the sandbox, and the wire format both sides share.
 
 Run as a script (``python -I -S _child.py SUBMISSION NUMPY_DIR RESULT_FD MEMORY_MB CPU_SECONDS``)
-it is the process that imports a learner's file and calls its functions. It reads the jobs as
-one JSON document on stdin and writes one JSON line per event to the file descriptor
-RESULT_FD:
+it is the process that runs a learner's file and calls its functions. It reads
+``{"source": the file's text, "jobs": [...]}`` as one JSON document on stdin (the text the
+grading process read, compiled under the name SUBMISSION) and writes one JSON line per event
+to the file descriptor RESULT_FD:
 
     {"event": "imported", "functions": [names defined in the file]}
     {"event": "start", "function": name}
@@ -17,7 +18,8 @@ it only ever parses the JSON lines (never pickle) and compares in its own proces
 
 Wire format (``encode``/``decode``): JSON, where a numeric array or numpy scalar is
 ``{"$a": base64 of little-endian bytes, "dtype": "f8"|"i8"|"b1", "shape": [...]}``, a tuple is
-``{"$t": [...]}``, a Result placeholder ``{"$r": index}``, anything else that is not plain JSON
+``{"$t": [...]}``, a Result placeholder ``{"$r": index}``, a nested call
+``{"$c": {"function", "args", "kwargs"}}``, anything else that is not plain JSON
 ``{"$o": type name}`` (an opaque object, e.g. a learner's own tree).
 """
 
@@ -58,6 +60,9 @@ def encode(value, np):
         return [encode(v, np) for v in value]
     if type(value).__name__ == "Result" and hasattr(value, "index"):
         return {"$r": int(value.index)}
+    if type(value).__name__ == "Call" and hasattr(value, "function"):
+        return {"$c": {"function": str(value.function), "args": [encode(a, np) for a in value.args],
+                       "kwargs": {k: encode(v, np) for k, v in value.kwargs.items()}}}
     return {"$o": type(value).__name__}
 
 
@@ -69,6 +74,17 @@ class Opaque:
 
     def __repr__(self):
         return f"<{self.type_name} object>"
+
+
+class NestedCall:
+    """Decoded ``{"$c": ...}``: a call of the submission's own function whose result is the
+    argument (e.g. ``tree_predict(fit_tree(X, r, 2), X_test)`` grades predict on the
+    learner's own tree)."""
+
+    def __init__(self, data, np, max_elements):
+        self.function = str(data["function"])
+        self.args = [decode(a, np, max_elements) for a in data["args"]]
+        self.kwargs = {str(k): decode(v, np, max_elements) for k, v in data["kwargs"].items()}
 
 
 class Ref:
@@ -103,6 +119,8 @@ def decode(data, np, max_elements=10**8):
         return tuple(decode(v, np, max_elements) for v in data["$t"])
     if "$r" in data:
         return Ref(data["$r"])
+    if "$c" in data and isinstance(data["$c"], dict):
+        return NestedCall(data["$c"], np, max_elements)
     if "$o" in data:
         return Opaque(data["$o"])
     raise ValueError("malformed value")
@@ -156,13 +174,17 @@ def _copy(value, np):
     return value
 
 
-def _resolve(value, results):
+def _resolve(value, results, module):
     if isinstance(value, Ref):
         return results[value.index]
+    if isinstance(value, NestedCall):
+        function = getattr(module, value.function)
+        return function(*[_resolve(a, results, module) for a in value.args],
+                        **{k: _resolve(v, results, module) for k, v in value.kwargs.items()})
     if isinstance(value, list):
-        return [_resolve(v, results) for v in value]
+        return [_resolve(v, results, module) for v in value]
     if isinstance(value, tuple):
-        return tuple(_resolve(v, results) for v in value)
+        return tuple(_resolve(v, results, module) for v in value)
     return value
 
 
@@ -174,13 +196,13 @@ def _run_job(module, job, np, warnings, submission):
     started = time.perf_counter()
     for call_number, call in enumerate(job["calls"]):
         function = getattr(module, call["function"])
-        args = [_resolve(decode(a, np), results) for a in call["args"]]
-        kwargs = {k: _resolve(decode(v, np), results) for k, v in call["kwargs"].items()}
-        pristine_args = [_copy(a, np) for a in args]
-        pristine_kwargs = {k: _copy(v, np) for k, v in kwargs.items()}
         # Overflow, divide by zero and invalid values warn; underflow to 0 is correct arithmetic.
         with warnings.catch_warnings(record=True) as recorded, np.errstate(all="warn", under="ignore"):
             warnings.simplefilter("always")
+            args = [_resolve(decode(a, np), results, module) for a in call["args"]]
+            kwargs = {k: _resolve(decode(v, np), results, module) for k, v in call["kwargs"].items()}
+            pristine_args = [_copy(a, np) for a in args]
+            pristine_kwargs = {k: _copy(v, np) for k, v in kwargs.items()}
             result = function(*args, **kwargs)
         caught += [f"{w.category.__name__}: {w.message}" for w in recorded
                    if issubclass(w.category, RuntimeWarning)]
@@ -208,21 +230,23 @@ def main(argv):
         out.write(json.dumps(event) + "\n")
         out.flush()
 
-    jobs = json.loads(sys.stdin.read())
+    request = json.loads(sys.stdin.read())
+    source, jobs = request["source"], request["jobs"]
     # Only the standard library and numpy: neither mlquiz nor its references are importable.
     sys.path.insert(0, numpy_dir)
     sys.stdin = open(os.devnull)
     _limit_resources(int(memory_mb), int(cpu_seconds))
-    import importlib.util
+    import types
     import warnings
 
     import numpy as np
 
+    # The source text the grading process read (and stores), compiled under the file's name.
+    module = types.ModuleType("submission")
+    module.__file__ = submission
+    sys.modules["submission"] = module
     try:
-        spec = importlib.util.spec_from_file_location("submission", submission)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["submission"] = module
-        spec.loader.exec_module(module)
+        exec(compile(source, submission, "exec"), module.__dict__)
     except BaseException as exc:  # the learner's import may raise anything, SystemExit included
         emit({"event": "import_error", "error": _error(exc, submission)})
         return

@@ -12,8 +12,9 @@ import click
 from mlquiz import __version__
 from mlquiz.cli_grade import grade_commands
 from mlquiz.cli_schedule import schedule_commands
+from mlquiz.cli_cards import card_commands
 
-COMMAND_MODULES = [grade_commands, schedule_commands]
+COMMAND_MODULES = [grade_commands, schedule_commands, card_commands]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

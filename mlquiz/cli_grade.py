@@ -79,11 +79,15 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
 def _record(db, reports):
     """Record each graded submission and its review in the schedule (after the report is
     shown, so that a problem with the database never hides a verdict)."""
+    from mlquiz import schedule
+    from mlquiz.store import StoreError
+
     try:
-        from mlquiz import schedule
-    except ImportError:  # the schedule is not part of this build yet
-        return
-    schedule.record_reports(db, reports)
+        recorded = schedule.record_reports(db, reports)
+    except (StoreError, schedule.ScheduleError) as exc:
+        raise click.ClickException(f"the verdict was not recorded: {exc}") from None
+    for attempt in recorded:
+        click.echo(_recorded_words(attempt), err=True)
 
 
 def _print_report(report):
@@ -179,3 +183,12 @@ def init(folder):
         click.echo(f"created  {target}")
     click.echo(f"\n{created} new exercise files. Next: open one, fill it in, then "
                f"`mlquiz grade {folder / exercises()[0].file}`.")
+
+
+def _recorded_words(attempt) -> str:
+    """One line on what the schedule made of a graded attempt."""
+    text = f"recorded attempt {attempt.attempt} of {attempt.exercise}"
+    if attempt.review is None:
+        return text + ": failed again today, no new lapse counted"
+    due = attempt.review.due.strftime("%Y-%m-%d %H:%M UTC")
+    return text + f" as {attempt.review.rating_name}; next due {due}"

@@ -83,6 +83,7 @@ class Report:
     timeout: float = 0.0
     memory_mb: int = DEFAULT_MEMORY_MB
     seconds: float = 0.0
+    source: str = field(default="", repr=False)  # the text graded (stored with the verdict)
 
     @property
     def passed(self) -> bool:
@@ -93,6 +94,7 @@ class Report:
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        del data["source"]
         data["passed"] = self.passed
         for entry, report in zip(data["functions"], self.functions):
             entry["explanation"] = report.explanation
@@ -123,7 +125,13 @@ def grade_file(path, exercise: str | None = None, seed: int | None = None,
                     timeout=timeout, memory_mb=memory_mb)
     specs = load_specs(found)
 
-    problem = _static_problem(path)
+    try:
+        report.source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        report.source = path.read_bytes().decode("utf-8", errors="replace")
+        problem = "your file is not UTF-8 text"
+    else:
+        problem = _static_problem(path, report.source)
     if problem:
         report.functions = [FunctionReport(s.name, FAIL, failure=_failure(problem)) for s in specs]
     else:
@@ -143,13 +151,9 @@ def draw_cases(spec: FunctionSpec, seed: int, index: int) -> list:
     return spec.cases(np.random.default_rng([seed, index]))
 
 
-def _static_problem(path: Path) -> str | None:
-    """What is wrong with the file before running it: not text, a syntax error, or importing
-    mlquiz's own implementation."""
-    try:
-        source = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return "your file is not UTF-8 text"
+def _static_problem(path: Path, source: str) -> str | None:
+    """What is wrong with the file before running it: a syntax error, or importing mlquiz's
+    own implementation."""
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
@@ -204,6 +208,9 @@ def run_reference(module, spec: FunctionSpec, case: Case):
     def resolve(value):
         if isinstance(value, Result):
             return results[value.index]
+        if isinstance(value, Call):  # an argument computed by another function of the module
+            return getattr(module, value.function)(*[resolve(a) for a in value.args],
+                                                   **{k: resolve(v) for k, v in value.kwargs.items()})
         if isinstance(value, (list, tuple)):
             return type(value)(resolve(v) for v in value)
         return _copy(value)
@@ -222,7 +229,7 @@ def _grade_in_sandbox(path, exercise, specs, seed, timeout, memory_mb, report):
         for case in spec_cases:
             jobs.append(_encode_job(spec, case))
             owners.append((spec, case))
-    run = run_jobs(path.resolve(), jobs, timeout, memory_mb)
+    run = run_jobs(path.resolve(), report.source, jobs, timeout, memory_mb)
     report.stdout, report.stderr = run.stdout, run.stderr
     reference = load_reference(exercise.id)
 

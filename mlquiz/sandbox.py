@@ -118,23 +118,24 @@ def _describe_exit(returncode) -> str:
     return f"the process exited with code {returncode} (sys.exit or os._exit in your code?)"
 
 
-def run_jobs(submission: Path, jobs: list, timeout: float, memory_mb: int) -> SandboxRun:
+def run_jobs(submission: Path, source: str, jobs: list, timeout: float, memory_mb: int) -> SandboxRun:
     """Run ``jobs`` (encoded, each ``{"function": name, "calls": [...]}``, grouped by function)
-    against the learner's file ``submission``; restart after a function that kills the child."""
+    against ``source``, the text of the learner's file ``submission``; restart after a function
+    that kills the child."""
     run = SandboxRun()
     remaining = list(range(len(jobs)))
     stdout_parts, stderr_parts = [], []
     with tempfile.TemporaryDirectory(prefix="mlquiz-") as tmp:
         numpy_dir = _numpy_only_dir(tmp)
         while remaining:
-            remaining = _run_once(submission, jobs, remaining, timeout, memory_mb, numpy_dir, tmp,
+            remaining = _run_once(submission, source, jobs, remaining, timeout, memory_mb, numpy_dir, tmp,
                                   run, stdout_parts, stderr_parts)
     run.stdout = "\n".join(p for p in stdout_parts if p)
     run.stderr = "\n".join(p for p in stderr_parts if p)
     return run
 
 
-def _run_once(submission, jobs, remaining, timeout, memory_mb, numpy_dir, tmp, run,
+def _run_once(submission, source, jobs, remaining, timeout, memory_mb, numpy_dir, tmp, run,
               stdout_parts, stderr_parts) -> list:
     """One child process over the ``remaining`` jobs; returns the jobs still to run."""
     read_fd, write_fd = os.pipe()
@@ -150,7 +151,7 @@ def _run_once(submission, jobs, remaining, timeout, memory_mb, numpy_dir, tmp, r
     for capture in captures:
         capture.start()
     try:
-        process.stdin.write(json.dumps([jobs[i] for i in remaining]).encode())
+        process.stdin.write(json.dumps({"source": source, "jobs": [jobs[i] for i in remaining]}).encode())
         process.stdin.close()
     except (BrokenPipeError, OSError):
         pass

@@ -547,13 +547,8 @@ def record_reports(db, reports, now: datetime | None = None) -> list[Attempt]:
     results = []
     with open_store(db) as store:
         for report in reports:
-            path = Path(report.file)
-            try:
-                source = path.read_bytes()
-            except OSError as exc:
-                raise ScheduleError(f"cannot read {path} to store it: {exc.strerror}") from None
-            results.append(record_attempt(store, report.exercise, path, source, report.passed,
-                                          report, now))
+            results.append(record_attempt(store, report.exercise, Path(report.file), report.source,
+                                          report.passed, report, now))
     return results
 
 

@@ -31,7 +31,12 @@ class Result:
 
 @dataclass
 class Call:
-    """A further call in a case: ``function(*args, **kwargs)``, args may hold :class:`Result`."""
+    """A further call in a case: ``function(*args, **kwargs)``, args may hold :class:`Result`.
+
+    A Call may also stand as an argument: it is evaluated first, with the same side's
+    functions (the learner's in the sandbox, the reference's here), e.g.
+    ``Case("depth 2", (Call("fit_tree", (X, r, 2)), X_test))`` grades ``tree_predict`` on the
+    learner's own tree."""
 
     function: str
     args: tuple = ()

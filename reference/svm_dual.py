@@ -253,16 +253,17 @@ def smo_fit(X, y, C, kernel="linear", gamma=1.0, tol=1e-3, max_iter=100000):
         raise ValueError(f"unknown kernel {kernel!r}: use 'linear' or 'rbf'")
     n = y.shape[0]
     alpha = np.zeros(n)
-    grad = np.ones(n)  # dW/dalpha at alpha = 0
+    # y * g with g = dW/dalpha = 1 - y (K (alpha y)); at alpha = 0 it is y. Kept up to date.
+    yg = y.copy()
     positive = y > 0
     up = positive.copy()  # I_up at alpha = 0: the positives can grow
     low = ~positive  # I_low at alpha = 0: the negatives can grow
     for _ in range(max_iter):
-        score = y * grad
-        i = np.argmax(np.where(up, score, -np.inf))
-        j = np.argmin(np.where(low, score, np.inf))
-        violation = score[i] - score[j]
-        if not np.isfinite(violation) or violation <= tol:
+        up_scores = np.where(up, yg, -np.inf)
+        low_scores = np.where(low, yg, np.inf)
+        i, j = up_scores.argmax(), low_scores.argmin()
+        violation = up_scores[i] - low_scores[j]  # m - M
+        if not violation > tol:  # also stops when I_up or I_low is empty
             break
         eta = max(K[i, i] + K[j, j] - 2.0 * K[i, j], 1e-12)
         room_i = C - alpha[i] if positive[i] else alpha[i]
@@ -275,16 +276,16 @@ def smo_fit(X, y, C, kernel="linear", gamma=1.0, tol=1e-3, max_iter=100000):
             alpha[i] = C if positive[i] else 0.0
         if t == room_j:
             alpha[j] = 0.0 if positive[j] else C
-        grad -= t * y * (K[i] - K[j])
+        # g -= t y (K[i] - K[j]), so y g -= t (K[i] - K[j]) as y^2 = 1.
+        yg -= t * (K[i] - K[j])
         for k in (i, j):
             up[k] = alpha[k] < C if positive[k] else alpha[k] > 0
             low[k] = alpha[k] > 0 if positive[k] else alpha[k] < C
-    score = y * grad
     free = (alpha > 0) & (alpha < C)
     if free.any():
-        b = score[free].mean()
+        b = yg[free].mean()
     else:
-        m = score[up].max() if up.any() else score.min()
-        M = score[low].min() if low.any() else score.max()
+        m = yg[up].max() if up.any() else yg.min()
+        M = yg[low].min() if low.any() else yg.max()
         b = 0.5 * (m + M)
     return alpha, float(b)

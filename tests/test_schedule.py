@@ -369,20 +369,19 @@ def test_a_review_and_its_submission_land_together_or_not_at_all(store, monkeypa
     assert store.value("SELECT count(*) FROM submissions") == 0
 
 
-def test_record_reports_reads_the_graded_files(tmp_path, db_path):
+def test_record_reports_stores_the_text_that_was_graded(tmp_path, db_path):
+    """The stored source is what the grader ran, even if the file changes afterwards."""
+    from mlquiz.grading import grade_file
+
     path = tmp_path / "l2_regularization.py"
-    path.write_text("def l2_penalty(w, lam): ...\n")
-
-    class FakeReport:
-        exercise, file, passed = "l2", str(path), False
-
-        def to_dict(self):
-            return {"exercise": "l2", "passed": False}
-
-    [result] = schedule.record_reports(db_path, [FakeReport()], T0)
+    path.write_text("def l2_penalty(w, lam):\n    return 0.0\n")
+    report = grade_file(path)
+    path.write_text("# edited after grading\n")
+    [result] = schedule.record_reports(db_path, [report], T0)
     assert result.rating == 1 and result.attempt == 1
     with schedule.open_store(db_path) as store:
-        assert schedule.get_attempt(store, "l2")["source"] == "def l2_penalty(w, lam): ...\n"
+        stored = schedule.get_attempt(store, "l2")
+    assert stored["source"] == "def l2_penalty(w, lam):\n    return 0.0\n"
 
 
 # --- reset and restore ----------------------------------------------------------------------

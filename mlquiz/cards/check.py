@@ -654,6 +654,16 @@ def random_arrays(card: Card, rng: np.random.Generator) -> tuple[dict, dict[str,
     return env, sizes
 
 
+def _numpy_message(exc: Exception) -> str:
+    text = str(exc)
+    sizes = re.search(r"\(size \d+ is different from \d+\)", text)
+    if "mismatch in its core dimension" in text:
+        return "the shapes do not fit for @ " + (sizes.group(0) if sizes else "")
+    if text.startswith("operands could not be broadcast together"):
+        return "the shapes cannot be broadcast together" + text[len("operands could not be broadcast together"):]
+    return text
+
+
 def _dims_text(sizes: dict[str, int]) -> str:
     return ", ".join(f"{name}={size}" for name, size in sizes.items()) or "scalars"
 
@@ -674,7 +684,7 @@ def compare_arrays(card: Card, text: str, *, seed: int | None = None) -> Verdict
             return Verdict(
                 "wrong", "random arrays",
                 f"Not equivalent: on arrays of the declared shapes ({_dims_text(sizes)}) your answer "
-                f"fails: {exc}",
+                f"fails: {_numpy_message(exc)}",
             )
         if got.shape != expected.shape:
             return Verdict(

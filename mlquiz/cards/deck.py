@@ -429,7 +429,7 @@ def latex_to_text(latex: str) -> str:
             else:
                 text = _COMMANDS.get(name, name)
                 out.append(text)
-                if name.isalpha() and (text.isalpha() or not text):
+                if name.isalpha() and (text.isalpha() or text in ("∂", "∇", "")):
                     while i < len(s) and s[i] == " ":
                         i += 1
                     if i < len(s) and s[i].isalnum() and text.isascii() and text.isalpha():

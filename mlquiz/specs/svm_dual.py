@@ -358,6 +358,7 @@ FUNCTIONS = [
     FunctionSpec(
         name="linear_kernel",
         cases=lambda rng: _kernel_cases(rng, with_gamma=False),
+        outputs=("K",),
         mistakes=(
             Mistake("returned the transpose: K[m, n] = <X1[m], X2[n]> has shape (M, N), "
                     "K = X1 @ X2.T", lambda X1, X2: X2 @ X1.T),
@@ -366,6 +367,7 @@ FUNCTIONS = [
     FunctionSpec(
         name="rbf_kernel",
         cases=lambda rng: _kernel_cases(rng, with_gamma=True),
+        outputs=("K",),
         atol=1e-12,
         checks=(Check("direct double loop", _check_rbf_loop),),
         mistakes=(
@@ -384,6 +386,7 @@ FUNCTIONS = [
     FunctionSpec(
         name="dual_objective",
         cases=_objective_cases,
+        outputs=("W",),
         mistakes=(
             Mistake("the quadratic term lacks its 0.5: W = sum(alpha) - 0.5 (alpha y)^T K "
                     "(alpha y)",
@@ -397,6 +400,7 @@ FUNCTIONS = [
     FunctionSpec(
         name="weights_from_dual",
         cases=_weights_cases,
+        outputs=("w",),
         mistakes=(
             Mistake("left the labels out: w = sum_i alpha_i y_i x_i = X.T @ (alpha * y)",
                     lambda a, X, y: X.T @ a),
@@ -405,6 +409,7 @@ FUNCTIONS = [
     FunctionSpec(
         name="bias_from_dual",
         cases=_bias_cases,
+        outputs=("b",),
         mistakes=(
             Mistake(BOUND_SV + " (here: the mean over every support vector, alpha > tol)",
                     _bias_all_support),
@@ -423,6 +428,7 @@ FUNCTIONS = [
     FunctionSpec(
         name="decision_function",
         cases=_decision_cases,
+        outputs=("f",),
         mistakes=(
             Mistake("left out the bias: f = K_test @ (alpha * y) + b",
                     lambda a, b, K, y: K @ (a * y)),

@@ -107,8 +107,10 @@ def _check_finite_differences(case, got, expected):
         return None
     theta = np.append(w, b)
     numeric = numerical_gradient(lambda t: ref.hinge_objective(t[:-1], t[-1], X, y, C), theta)
-    return compare(got, (numeric[:-1], numeric[-1]), rtol=1e-5, atol=1e-5,
-                   name="(dw, db) vs finite differences")
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return None  # the comparison with the reference has said so
+    return (compare(got[0], numeric[:-1], rtol=1e-5, atol=1e-5, name="dw")
+            or compare(got[1], numeric[-1], rtol=1e-5, atol=1e-5, name="db"))
 
 
 def _split_fit(case, got):
@@ -176,6 +178,7 @@ FUNCTIONS = [
     FunctionSpec(
         name="hinge_objective",
         cases=_objective_cases,
+        outputs=("J",),
         mistakes=(
             Mistake("the regulariser lacks its 0.5: the objective is 0.5 ||w||^2 + C sum(hinge)",
                     lambda w, b, X, y, C: w @ w + C * _hinge(w, b, X, y).sum()),

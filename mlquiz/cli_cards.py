@@ -1,0 +1,446 @@
+"""Commands of the flashcards: ``review``, ``cards``, ``card``, ``export anki``.
+
+The deck (``mlquiz.cards.deck``) loads without sympy, so ``mlquiz review`` shows its first
+question at once and imports the checker (sympy, numpy) in the background while the learner
+thinks. Each rating is a review in the schedule as soon as it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from mlquiz.cli_schedule import db_option, opened
+
+LANGS = ("en", "zh")
+RATING_NAMES = {1: "again", 2: "hard", 3: "good", 4: "easy"}
+_RATING_WORDS = {
+    "1": 1, "again": 1, "a": 1, "2": 2, "hard": 2, "h": 2, "3": 3, "good": 3, "g": 3,
+    "4": 4, "easy": 4, "e": 4,
+}
+
+
+def card_commands():
+    return [review, cards, card, export]
+
+
+def lang_option(command):
+    """The shared ``--lang en|zh`` option (env ``MLQUIZ_LANG``): the language of questions."""
+    return click.option(
+        "--lang", type=click.Choice(LANGS), default="en", envvar="MLQUIZ_LANG",
+        show_envvar=True, show_default=True,
+        help="Language of the questions: en (English) or zh (中文).",
+    )(command)
+
+
+def _now():
+    from mlquiz import clock
+
+    try:
+        return clock.now()
+    except clock.ClockError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _deck():
+    from mlquiz.cards.deck import DeckError, load_deck
+
+    try:
+        return load_deck()
+    except DeckError as exc:
+        raise click.ClickException(f"the flashcard deck is broken: {exc}") from None
+
+
+def _get_card(card_id: str):
+    import difflib
+
+    from mlquiz.cards.deck import get_card
+
+    _deck()
+    found = get_card(card_id)
+    if found is None:
+        from mlquiz.cards.deck import card_ids
+
+        close = difflib.get_close_matches(card_id.removeprefix("card:"), card_ids(), n=3, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else " `mlquiz cards` lists them."
+        raise click.UsageError(f"unknown card {card_id!r}.{hint}")
+    return found
+
+
+def _topic_or_fail(topic: str | None) -> str | None:
+    if topic is None:
+        return None
+    from mlquiz.curriculum import get_exercise
+
+    exercise = get_exercise(topic)
+    if exercise is None:
+        raise click.UsageError(f"unknown topic {topic!r}; `mlquiz topics` lists them")
+    return exercise.id
+
+
+def _titles() -> dict[str, str]:
+    from mlquiz.curriculum import exercises
+
+    return {ex.id: f"{ex.title_en} · {ex.title_zh}" for ex in exercises()}
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    return textwrap.fill(text, width=88, initial_indent=indent, subsequent_indent=indent)
+
+
+def names_line(card) -> str:
+    """What a typed answer may use, e.g. ``x (N, D_in), dz (N, D_out)``."""
+    if card.kind == "formula":
+        names = list(card.symbols) + list(card.derived)
+        extra = [f"{name}(…)" for name in card.functions]
+        return "names: " + ", ".join(names + extra)
+    if card.kind == "array":
+        parts = [f"{name} ({', '.join(map(str, shape))})" if shape else f"{name} (scalar)"
+                 for name, shape in card.shapes.items()]
+        parts += [f"{name}" for name in card.derived]
+        return "arrays: " + ", ".join(parts) + "   (numpy-style: @, .T, sum(…, axis=0), …)"
+    return "reveal with Enter, then rate yourself"
+
+
+def _state_rows(db) -> dict[str, dict]:
+    with opened(db) as store:
+        rows = store.rows("SELECT ref, state, due, reps, lapses FROM items WHERE kind = 'card'")
+    return {row["ref"]: row for row in rows}
+
+
+def _state_name(row) -> str:
+    from mlquiz.schedule import STATES
+
+    return STATES.get(row["state"], "new") if row else "new"
+
+
+def _show_time(text) -> str:
+    return text.replace("T", " ").replace("Z", " UTC") if text else "-"
+
+
+# --- review -----------------------------------------------------------------------------------
+
+class _Checker:
+    """Imports the checker in a background thread while the first question is on screen."""
+
+    def __init__(self):
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._load, name="mlquiz-warm-up", daemon=True)
+
+    def start(self):
+        """Start loading (once); called when a question is on screen."""
+        if self._thread.ident is None:
+            self._thread.start()
+
+    def _load(self):
+        try:
+            from mlquiz.cards import check
+
+            check.warm_up()
+        except BaseException as exc:  # noqa: BLE001 - reported when a check is needed
+            self.error = exc
+
+    def module(self):
+        self.start()
+        self._thread.join()
+        if self.error is not None:
+            raise click.ClickException(f"the answer checker could not be loaded: {self.error}")
+        from mlquiz.cards import check
+
+        return check
+
+
+def _read_line(prompt: str) -> str:
+    """One line of input; ``EOFError`` at the end of input. Piped input is echoed so a
+    transcript reads like a session."""
+    click.echo(prompt, nl=False)
+    if sys.stdin.isatty():
+        return input()
+    line = sys.stdin.readline()
+    if not line:
+        click.echo()
+        raise EOFError
+    line = line.rstrip("\r\n")
+    click.echo(line)
+    return line
+
+
+def _ask_rating(proposed: int | None) -> int:
+    choices = "1 again, 2 hard, 3 good, 4 easy"
+    prompt = f"Rate ({choices})" + (f" [{proposed} {RATING_NAMES[proposed]}]: " if proposed else ": ")
+    while True:
+        text = _read_line(prompt).strip().lower()
+        if not text and proposed:
+            return proposed
+        if text in _RATING_WORDS:
+            return _RATING_WORDS[text]
+        click.echo(f"  Type 1-4 or again/hard/good/easy{' (Enter accepts the proposal)' if proposed else ''}.")
+
+
+def _show_answer(card, check) -> None:
+    click.echo(click.style("Answer:", bold=True))
+    try:
+        rendered = check.pretty_answer(card)
+    except Exception:  # noqa: BLE001 - fall back to the plain rendering, never fail a session
+        rendered = card.answer_text
+    if card.lhs_latex:
+        lhs = card.lhs_text
+        lines = rendered.splitlines() or [""]
+        if len(lines) == 1:
+            click.echo(f"  {lhs} = {lines[0]}")
+        else:
+            click.echo(f"  {lhs} =")
+            click.echo(textwrap.indent(rendered, "    "))
+    else:
+        click.echo(textwrap.indent(rendered, "  "))
+    if card.answer_numpy:
+        click.echo(f"  numpy: {card.answer_numpy}")
+    click.echo(click.style(f"  LaTeX: {card.answer_latex}", dim=True))
+
+
+_VERDICT_STYLE = {"correct": ("✓", "green"), "wrong": ("✗", "red"), "invalid": ("?", "yellow"),
+                  "unchecked": ("·", None)}
+_METHOD_TEXT = {"proof": "proved by sympy", "random points": "random points",
+                "random arrays": "random arrays"}
+
+
+def _review_one(card, position: str, lang: str, checker: _Checker) -> tuple[int, float]:
+    """Ask one card; returns (rating, seconds). Raises EOFError / KeyboardInterrupt."""
+    started = time.monotonic()
+    click.echo()
+    click.echo(click.style(f"[{position}] {card.id}", bold=True))
+    click.echo(_wrap(card.question(lang)))
+    if card.lhs_latex:
+        click.echo(f"  {card.lhs_text} = ?")
+    click.echo(click.style(f"  {names_line(card)}", dim=True))
+    checker.start()
+    proposed = None
+    while True:
+        text = _read_line("Your answer (Enter to reveal): ").strip()
+        if not text:
+            break
+        check = checker.module()
+        verdict = check.check_answer(card, text)
+        mark, colour = _VERDICT_STYLE[verdict.status]
+        method = f" [{_METHOD_TEXT[verdict.method]}]" if verdict.method in _METHOD_TEXT else ""
+        click.echo(click.style(f"{mark} {verdict.message}{method}", fg=colour))
+        if verdict.status == "invalid":
+            click.echo("  Try again, or press Enter to reveal the answer.")
+            continue
+        if verdict.status == "correct":
+            proposed = 3
+        elif verdict.status == "wrong":
+            proposed = 1
+        break
+    _show_answer(card, checker.module())
+    rating = _ask_rating(proposed)
+    return rating, time.monotonic() - started
+
+
+def _due_cards(store, now, topic):
+    from mlquiz.cards.deck import get_card
+    from mlquiz.schedule import due_items
+
+    out = []
+    for item in due_items(store, now, kind="card"):
+        found = get_card(item.ref)
+        if found is not None and (topic is None or found.topic == topic):
+            out.append((item, found))
+    return out
+
+
+def _say_due_exercise(store, now) -> None:
+    from mlquiz.schedule import default_file, due_items
+
+    exercises_due = due_items(store, now, kind="exercise")
+    if not exercises_due:
+        return
+    item = exercises_due[0]
+    path = default_file(store, item.ref)
+    try:
+        shown = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(path)
+    more = len(exercises_due) - 1
+    also = f" ({more} more exercise{'s' if more != 1 else ''} due)" if more else ""
+    click.echo(f"Exercise due: {item.ref}{also}. Grade it with: mlquiz grade {shown}")
+
+
+@click.command()
+@click.option("--topic", metavar="TOPIC", help="Only the cards of one topic (e.g. bn_backward).")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Review at most N cards.")
+@lang_option
+@db_option
+def review(topic, limit, lang, db):
+    """Review the flashcards that are due, one question at a time.
+
+    Type an answer to have it checked (a formula such as 1/(1+exp(-z)), e^(-z), 2x or
+    \\frac{1}{1+e^{-z}}; for arrays a numpy-style expression such as x.T @ dz or
+    sum(dout * x_hat, axis=0)), or press Enter to reveal the answer. Then rate your recall:
+    1 again, 2 hard, 3 good, 4 easy (Enter accepts the proposal: good after a correct
+    answer, again after a wrong one). Each rating is saved at once; Ctrl-C or the end of
+    input ends the session. Answers can be piped in, one line each, for scripting.
+
+    \b
+    Examples:
+      mlquiz review
+      mlquiz review --topic bn_backward --lang zh
+      printf 'x.T @ dz\\n\\n' | mlquiz review --limit 1
+    """
+    from mlquiz.schedule import record_review
+
+    topic = _topic_or_fail(topic)
+    _deck()
+    checker = _Checker()
+    counts = {name: 0 for name in RATING_NAMES.values()}
+    done = 0
+    had_due = False
+    with opened(db) as store:
+        try:
+            batch = _due_cards(store, _now(), topic)
+            had_due = bool(batch)
+            if batch:
+                total = len(batch) if limit is None else min(limit, len(batch))
+                click.echo(f"{total} flashcard{'s' if total != 1 else ''} to review"
+                           + (f" in {topic}" if topic else "") + ". Ctrl-C ends the session.")
+            while batch and (limit is None or done < limit):
+                for item, found in batch:
+                    if limit is not None and done >= limit:
+                        break
+                    rating, seconds = _review_one(found, str(done + 1), lang, checker)
+                    result = record_review(store, item.id, rating, "flashcard", round(seconds, 1), _now())
+                    counts[RATING_NAMES[rating]] += 1
+                    done += 1
+                    click.echo(f"Saved: {RATING_NAMES[rating]}; next review {_show_time(_fmt(result.due))}.")
+                batch = _due_cards(store, _now(), topic)  # cards due again (learning steps)
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            click.echo("Session ended; every rating given so far is saved.")
+        if not had_due:
+            click.echo("No flashcards are due" + (f" in {topic}" if topic else "") + " now.")
+        elif done == 0:
+            click.echo("No card reviewed.")
+        else:
+            summary = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+            click.echo(f"Reviewed {done} card{'s' if done != 1 else ''} ({summary}).")
+        _say_due_exercise(store, _now())
+
+
+def _fmt(moment) -> str:
+    from mlquiz import clock
+
+    return clock.format_time(moment)
+
+
+# --- cards, card --------------------------------------------------------------------------
+
+@click.command()
+@click.option("--topic", metavar="TOPIC", help="Only the cards of one topic (e.g. logistic_regression).")
+@click.option("--json", "as_json", is_flag=True, help="Print the cards as JSON.")
+@lang_option
+@db_option
+def cards(topic, as_json, lang, db):
+    """List the flashcards with their topic, question and schedule state.
+
+    \b
+    Examples:
+      mlquiz cards
+      mlquiz cards --topic bn_backward --lang zh
+      mlquiz cards --json
+    """
+    topic = _topic_or_fail(topic)
+    deck = [c for c in _deck() if topic is None or c.topic == topic]
+    states = _state_rows(db)
+    if as_json:
+        data = []
+        for c in deck:
+            row = states.get(c.id)
+            data.append({
+                "id": c.id, "item": c.item_id, "topic": c.topic, "kind": c.kind,
+                "question": c.question(lang), "question_en": c.question_en,
+                "question_zh": c.question_zh, "answer_latex": c.answer_latex,
+                "state": _state_name(row), "due": row["due"] if row else None,
+                "reviews": row["reps"] if row else 0,
+            })
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    titles = _titles()
+    current = None
+    for c in deck:
+        if c.topic != current:
+            current = c.topic
+            click.echo(click.style(f"{c.topic} — {titles.get(c.topic, '')}", bold=True))
+        row = states.get(c.id)
+        state = _state_name(row)
+        due = f", due {_show_time(row['due'])}" if row and row["due"] else ""
+        click.echo(f"  {c.id}  [{state}{due}]")
+        click.echo(_wrap(c.question(lang), "      "))
+    click.echo(f"{len(deck)} card{'s' if len(deck) != 1 else ''}. Show one with: mlquiz card ID")
+
+
+@click.command()
+@click.argument("card_id", metavar="ID")
+@lang_option
+@db_option
+def card(card_id, lang, db):
+    """Show one flashcard with its answer (and its schedule state).
+
+    \b
+    Examples:
+      mlquiz card bn_backward.dgamma
+      mlquiz card logistic_regression.sigmoid_grad --lang zh
+    """
+    found = _get_card(card_id)
+    states = _state_rows(db)
+    from mlquiz.cards import check
+
+    click.echo(click.style(f"{found.id}", bold=True) + f"  ({_titles().get(found.topic, found.topic)})")
+    click.echo(_wrap(found.question(lang)))
+    click.echo(click.style(f"  {names_line(found)}", dim=True))
+    _show_answer(found, check)
+    row = states.get(found.id)
+    due = f", due {_show_time(row['due'])}" if row and row["due"] else ""
+    click.echo(f"Schedule: {_state_name(row)}{due}.")
+
+
+# --- export -------------------------------------------------------------------------------
+
+@click.group()
+def export():
+    """Export the flashcards to other programs.
+
+    \b
+    Example:
+      mlquiz export anki mlquiz.apkg
+    """
+
+
+@export.command("anki")
+@click.argument("file", metavar="FILE.apkg", type=click.Path(dir_okay=False, path_type=Path))
+@lang_option
+def export_anki_command(file, lang):
+    """Write the deck for Anki: one subdeck per topic under "mlquiz", formulas in MathJax.
+
+    Re-exporting and importing again updates the notes already in Anki (their GUIDs are
+    derived from the card ids) instead of adding copies.
+
+    \b
+    Example:
+      mlquiz export anki mlquiz.apkg --lang zh
+    """
+    if file.suffix.lower() != ".apkg":
+        raise click.UsageError(f"{file} should end in .apkg (Anki's package format)")
+    _deck()
+    from mlquiz.cards.anki import export_anki
+
+    try:
+        result = export_anki(file, lang)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {file}: {exc.strerror or exc}") from None
+    click.echo(f"Wrote {result.notes} notes in {result.decks} decks (under \"mlquiz\") to {file}.")
