@@ -171,7 +171,8 @@ def test_smo_with_a_loose_tolerance_fails(tmp_path):
 
 
 def test_smo_bias_over_every_support_vector_fails_on_decision_values(tmp_path):
-    path = _mutant(tmp_path, DUAL, "        b = yg[free].mean()", "        b = yg[alpha > 0].mean()")
+    path = _mutant(tmp_path, DUAL, "        b = yg[free].mean()",
+                   "        b = yg[alpha > 0].mean()")
     report = _grade(path)
     assert _failing(report) == {"smo_fit"}
     explanation = report.function("smo_fit").explanation
@@ -188,8 +189,8 @@ def test_smo_breaking_the_equality_constraint_fails(tmp_path):
 
 
 def test_smo_accepting_an_unknown_kernel_fails(tmp_path):
-    path = _mutant(tmp_path, DUAL, "raise ValueError(f\"unknown kernel {kernel!r}: use 'linear' or 'rbf'\")",
-                   "K = linear_kernel(X, X)")
+    old = "raise ValueError(f\"unknown kernel {kernel!r}: use 'linear' or 'rbf'\")"
+    path = _mutant(tmp_path, DUAL, old, "K = linear_kernel(X, X)")
     report = _grade(path)
     assert _failing(report) == {"smo_fit"}
     assert "should raise ValueError" in report.function("smo_fit").explanation
