@@ -1,7 +1,7 @@
 """The SQLite store: finding, checking, creating and migrating mlquiz's database.
 
 One database file holds the schedule, the review log and every graded submission
-(``docs/SCHEDULE.md`` documents its tables). It lives at ``--db PATH``, ``$MLQUIZ_DB``, or
+(README.md documents its tables). It lives at ``--db PATH``, ``$MLQUIZ_DB``, or
 ``mlquiz.db`` in the platform's user data folder.
 
 Integrity rules, in the order ``open_store`` applies them:
