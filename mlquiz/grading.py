@@ -58,9 +58,12 @@ class FunctionReport:
             return ""
         f = self.failure
         lines = [f["message"]]
-        if f.get("max_abs_error") is not None:
-            lines[0] += (f": max abs error {f['max_abs_error']:.3g}, max rel error "
-                         f"{f['max_rel_error']:.3g} (rtol {f['rtol']:g}, atol {f['atol']:g})")
+        errors = [f"{label} {f[key]:.3g}" for key, label in
+                  (("max_abs_error", "max abs error"), ("max_rel_error", "max rel error"))
+                  if f.get(key) is not None]
+        tolerances = [f"{key} {f[key]:g}" for key in ("rtol", "atol") if f.get(key) is not None]
+        if errors:
+            lines[0] += ": " + ", ".join(errors) + (f" ({', '.join(tolerances)})" if tolerances else "")
         if f.get("case"):
             shapes = ", ".join(f"{k} {v}" for k, v in (f.get("shapes") or {}).items())
             lines.append(f"first failing case: {f['case']}" + (f" [{shapes}]" if shapes else ""))

@@ -182,6 +182,8 @@ def tokenize(
             raise AnswerError(f"refused: the character {ch!r} is not allowed in an answer.")
         pos = match.end()
         kind = match.lastgroup
+        if kind == "name" and not (mode == "array" and match.group() in ("True", "False")):
+            _refuse_name(match.group())  # keywords and dunders first: the clearest message
         if kind != "space":
             raw.append((kind, match.group()))
 

@@ -100,8 +100,9 @@ def _fit_cases(rng):
 
 
 def _check_finite_differences(case, got, expected):
-    """(dw, db) against centred differences of the objective, where no margin is within 1e-3
-    of 1 (elsewhere the objective is differentiable and the subgradient is the gradient)."""
+    """(dw, db) against centred differences of the objective, on cases where no margin is
+    within 1e-3 of 1: there the objective is differentiable and the subgradient is its
+    gradient."""
     w, b, X, y, C = case.args
     if np.abs(y * (X @ w + b) - 1.0).min() < 1e-3:
         return None
