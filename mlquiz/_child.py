@@ -152,8 +152,10 @@ def _error(exc, submission):
     message = str(exc)
     if len(message) > 2000:
         message = message[:2000] + " ..."
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == submission]
     return {"type": type(exc).__name__, "message": message,
-            "traceback": _trimmed_traceback(exc, submission)}
+            "traceback": _trimmed_traceback(exc, submission),
+            "function": frames[-1].name if frames else None}
 
 
 def _same(a, b, np):

@@ -244,12 +244,15 @@ def _review_one(card, position: str, lang: str, checker: _Checker) -> tuple[int,
 
 
 def _due_cards(store, now, topic):
-    from mlquiz.cards.deck import get_card
+    from mlquiz.cards.deck import DeckError, get_card
     from mlquiz.schedule import due_items
 
     out = []
     for item in due_items(store, now, kind="card"):
-        found = get_card(item.ref)
+        try:
+            found = get_card(item.ref)  # loads only the files of the topics due
+        except DeckError as exc:
+            raise click.ClickException(f"the flashcard deck is broken: {exc}") from None
         if found is not None and (topic is None or found.topic == topic):
             out.append((item, found))
     return out
@@ -296,7 +299,6 @@ def review(topic, limit, lang, db):
     from mlquiz.schedule import record_review
 
     topic = _topic_or_fail(topic)
-    _deck()
     checker = _Checker()
     counts = {name: 0 for name in RATING_NAMES.values()}
     done = 0

@@ -81,6 +81,8 @@ def _describe(value, np):
         return [list(v.shape) for v in value]
     if isinstance(value, (int, float, str)):
         return value
+    if isinstance(value, Call):
+        return f"{value.function}(...)"
     return type(value).__name__
 
 

@@ -9,24 +9,14 @@ fitted by the learner's own fit, so a mistake in a fit also fails its predict fu
 
 import time
 
-import numpy as np
 import pytest
 
-from mlquiz import _child
 from mlquiz.curriculum import get_exercise
 from mlquiz.grading import draw_cases, grade_file, load_specs, run_reference
 from mlquiz.references import load_reference
-from mlquiz.spec import Call
 
 ADABOOST = get_exercise("adaboost")
 GBDT = get_exercise("gbdt")
-
-# tree_predict and gbdt_predict take the learner's own tree or model: their cases pass a
-# Call("fit_tree", ...) as an argument, which the engine evaluates with the learner's functions.
-NESTED_CALLS = "$o" not in _child.encode(Call("fit_tree"), np)
-needs_nested_calls = pytest.mark.skipif(
-    not NESTED_CALLS, reason="the grading engine does not yet evaluate a Call given as an "
-    "argument (needed to grade tree_predict and gbdt_predict on the learner's own trees)")
 
 
 def _failing(report):
@@ -61,8 +51,7 @@ def _grade(path, failing, explained):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("exercise", [ADABOOST, pytest.param(GBDT, marks=needs_nested_calls)],
-                         ids=lambda e: e.id)
+@pytest.mark.parametrize("exercise", [ADABOOST, GBDT], ids=lambda e: e.id)
 def test_reference_passes(exercise, seed):
     report = grade_file(exercise.reference_path, seed=seed)
     assert report.seed == seed
@@ -70,16 +59,14 @@ def test_reference_passes(exercise, seed):
     assert report.passed, {f.name: f.explanation for f in report.functions if f.verdict != "pass"}
 
 
-@pytest.mark.parametrize("exercise", [ADABOOST, pytest.param(GBDT, marks=needs_nested_calls)],
-                         ids=lambda e: e.id)
+@pytest.mark.parametrize("exercise", [ADABOOST, GBDT], ids=lambda e: e.id)
 def test_stub_is_not_implemented(exercise):
     report = grade_file(exercise.stub_path, seed=0)
     assert [f.name for f in report.functions] == list(exercise.functions)
     assert {f.verdict for f in report.functions} == {"not_implemented"}
 
 
-@pytest.mark.parametrize("exercise", [ADABOOST, pytest.param(GBDT, marks=needs_nested_calls)],
-                         ids=lambda e: e.id)
+@pytest.mark.parametrize("exercise", [ADABOOST, GBDT], ids=lambda e: e.id)
 def test_reference_side_of_grading_is_cheap(exercise):
     """Drawing every case and running the reference on it (what the grading process computes
     besides the comparisons) takes a few milliseconds; allow a wide margin."""
@@ -151,7 +138,6 @@ def test_sign_of_zero_fails(tmp_path):
 # GBDT
 
 
-@needs_nested_calls
 def test_gbdt_without_the_learning_rate_fails(tmp_path):
     path = _mutant(tmp_path, GBDT, '''        f = f + learning_rate * tree_predict(tree, X)
         trees.append(tree)
@@ -163,14 +149,12 @@ def test_gbdt_without_the_learning_rate_fails(tmp_path):
            {"gbdt_fit": "GBDT without the learning rate"})
 
 
-@needs_nested_calls
 def test_gbdt_starting_from_zero_fails(tmp_path):
     path = _mutant(tmp_path, GBDT, "    init = float(np.mean(y))", "    init = 0.0")
     _grade(path, {"gbdt_fit", "gbdt_predict"},
            {"gbdt_fit": "GBDT starting from 0 instead of the mean"})
 
 
-@needs_nested_calls
 def test_gbdt_predict_without_the_learning_rate_fails(tmp_path):
     path = _mutant(tmp_path, GBDT, 'f = f + model["learning_rate"] * tree_predict(tree, X)',
                    "f = f + tree_predict(tree, X)")
@@ -179,14 +163,12 @@ def test_gbdt_predict_without_the_learning_rate_fails(tmp_path):
             "gbdt_fit": "used when fitting but not when predicting"})
 
 
-@needs_nested_calls
 def test_gradient_instead_of_negative_gradient_fails(tmp_path):
     path = _mutant(tmp_path, GBDT, "    return y - f", "    return f - y")
     _grade(path, {"negative_gradient", "gbdt_fit", "gbdt_predict"},
            {"negative_gradient": "the negative gradient of 0.5 (y - f)^2 is the residual"})
 
 
-@needs_nested_calls
 def test_less_than_in_tree_predict_fails(tmp_path):
     path = _mutant(tmp_path, GBDT, 'left = X[rows, node["feature"]] <= node["threshold"]',
                    'left = X[rows, node["feature"]] < node["threshold"]')
@@ -194,21 +176,18 @@ def test_less_than_in_tree_predict_fails(tmp_path):
            {"fit_tree": "< instead of <=", "tree_predict": "< instead of <="})
 
 
-@needs_nested_calls
 def test_min_samples_leaf_ignored_fails(tmp_path):
     path = _mutant(tmp_path, GBDT, "ok = (xs[1:] > xs[:-1]) & (k >= min_samples_leaf) & "
                    "(N - k >= min_samples_leaf)", "ok = xs[1:] > xs[:-1]")
     _grade(path, {"fit_tree", "tree_predict"}, {"fit_tree": "min_samples_leaf ignored"})
 
 
-@needs_nested_calls
 def test_tree_one_level_too_deep_fails(tmp_path):
     path = _mutant(tmp_path, GBDT, "if depth >= max_depth or", "if depth > max_depth or")
     _grade(path, {"fit_tree", "tree_predict", "gbdt_fit", "gbdt_predict"},
            {"fit_tree": "one level too deep"})
 
 
-@needs_nested_calls
 def test_tree_ties_broken_the_wrong_way_fail(tmp_path):
     path = _mutant(tmp_path, GBDT, "return j, float(thresholds[j][tied[0]])",
                    "return j, float(thresholds[j][tied[-1]])")

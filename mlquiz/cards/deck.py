@@ -38,7 +38,6 @@ from functools import cache
 from pathlib import Path
 
 from mlquiz.curriculum import exercises, get_exercise
-from mlquiz.cards.parse import ARRAY_FUNCTIONS, SCALAR_FUNCTIONS
 
 CARDS_DIR = Path(__file__).resolve().parent
 DOMAINS = ("real", "positive", "unit", "binary", "sign")
@@ -177,6 +176,8 @@ def _card_from_entry(entry: dict, path: Path) -> Card:
             fail(f"{name!r} must be a non-empty string")
 
     def function_value(name, value):
+        from mlquiz.cards.parse import ARRAY_FUNCTIONS, SCALAR_FUNCTIONS
+
         if value not in SCALAR_FUNCTIONS and value not in ARRAY_FUNCTIONS:
             fail(f"function {name!r} must map to a known function, not {value!r}")
 
@@ -244,29 +245,36 @@ def load_file(path: Path) -> list[Card]:
         raise DeckError(f"{path.name}: not valid TOML: {exc}") from None
     if set(data) - {"card"} or not isinstance(data.get("card"), list):
         raise DeckError(f"{path.name}: expected only [[card]] tables")
-    return [_card_from_entry(entry, path) for entry in data["card"]]
+    cards = [_card_from_entry(entry, path) for entry in data["card"]]
+    seen: set[str] = set()
+    for card in cards:  # ids start with the topic, the file's name: duplicates are in one file
+        if card.id in seen:
+            raise DeckError(f"{path.name}: duplicate card id {card.id}")
+        seen.add(card.id)
+    return cards
+
+
+def load_topic(topic: str, directory: Path | None = None) -> tuple[Card, ...]:
+    """The cards of one topic (none when it has no file). ``get_card`` loads only the file
+    of the card's topic, so the first question of a review does not wait for the deck."""
+    return _load_topic(topic, CARDS_DIR if directory is None else Path(directory))
+
+
+@cache
+def _load_topic(topic: str, directory: Path) -> tuple[Card, ...]:
+    path = directory / f"{topic}.toml"
+    return tuple(load_file(path)) if path.is_file() else ()
 
 
 @cache
 def load_deck(directory: Path | None = None) -> tuple[Card, ...]:
     """Every card, in curriculum order (topic by topic, each file in its own order)."""
-    directory = CARDS_DIR if directory is None else Path(directory)
+    folder = CARDS_DIR if directory is None else Path(directory)
     topics = [exercise.id for exercise in exercises()]
-    files = {path.stem: path for path in directory.glob("*.toml")}
-    strays = sorted(set(files) - set(topics))
+    strays = sorted({path.stem for path in folder.glob("*.toml")} - set(topics))
     if strays:
         raise DeckError(f"card files without a topic in curriculum.toml: {strays}")
-    cards: list[Card] = []
-    seen: set[str] = set()
-    for topic in topics:
-        if topic not in files:
-            continue
-        for card in load_file(files[topic]):
-            if card.id in seen:
-                raise DeckError(f"{files[topic].name}: duplicate card id {card.id}")
-            seen.add(card.id)
-            cards.append(card)
-    return tuple(cards)
+    return tuple(card for topic in topics for card in load_topic(topic, directory))
 
 
 def card_ids() -> list[str]:
@@ -277,7 +285,10 @@ def card_ids() -> list[str]:
 def get_card(card_id: str) -> Card | None:
     """A card by id (``card:`` prefix accepted), or None."""
     card_id = card_id.removeprefix("card:")
-    return next((card for card in load_deck() if card.id == card_id), None)
+    topic = card_id.split(".", 1)[0]
+    if topic not in {exercise.id for exercise in exercises()}:
+        return None
+    return next((card for card in load_topic(topic) if card.id == card_id), None)
 
 
 def cards_for_exercise(exercise_id: str) -> list[str]:
