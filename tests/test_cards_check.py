@@ -296,3 +296,22 @@ def test_pretty_answer_uses_sympy_for_formulas():
     text = check.pretty_answer(get_card("logistic_regression.sigmoid"))
     assert "─" in text  # sympy's unicode fraction bar
     assert check.pretty_answer(get_card("backprop.dense_dw")) == "xᵀ ∂C/∂z"
+
+
+@pytest.mark.parametrize("card_id, text", [
+    ("backprop.dense_dw", "outer(outer(x, dz), outer(x, dz))"),
+    ("backprop.dense_dw", "outer(x, x) * outer(dz, dz).sum() + outer(outer(x, x), x)"),
+    ("l2.grad", "lam" * 100),
+    ("l2.grad", "w" * 24),
+    ("l2.grad", "(" * 150 + "w" + ")" * 150),
+    ("l2.grad", "(w + 1)^1000 - (w + 1)^999 * (w + 1)"),
+    ("logistic_regression.sigmoid", r"\frac{1}{" * 25 + "z" + "}" * 25),
+    ("logistic_regression.sigmoid", "exp(exp(exp(exp(exp(z)))))"),
+])
+def test_expensive_answers_are_bounded(card_id, text):
+    started = time.perf_counter()
+    result = verdict(card_id, text)
+    assert time.perf_counter() - started < 1.5
+    assert result.message and not result.correct
+    if text.startswith("outer(outer"):
+        assert result.status == "invalid" and "elements" in result.message

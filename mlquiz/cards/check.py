@@ -52,6 +52,10 @@ RTOL = 1e-8
 N_DRAWS = 3
 #: the largest power of a number a formula may contain (``9^9^9`` is refused, not computed)
 MAX_POWER_BITS = 4096
+#: the most elements an array answer may create (``outer(outer(x, x), outer(x, x))``)
+MAX_ELEMENTS = 1_000_000
+#: seconds sympy's LaTeX parser may take to read a typed answer
+LATEX_SECONDS = 0.5
 
 SIGMA = sympy.Function("sigma")
 _T = sympy.Dummy("t")
@@ -238,16 +242,22 @@ def _rebuild(expr):
     return expr.func(*[_rebuild(arg) for arg in expr.args])
 
 
-def latex_to_sympy(latex: str, card: Card, table: dict[str, sympy.Symbol] | None = None) -> sympy.Expr:
+def latex_to_sympy(
+    latex: str, card: Card, table: dict[str, sympy.Symbol] | None = None, seconds: float = LATEX_SECONDS
+) -> sympy.Expr:
     """A LaTeX formula (typed, or a card's ``answer_latex``) over the card's symbols, through
-    sympy's ``parse_latex``; ``e`` is Euler's number unless the card has a symbol ``e``."""
+    sympy's ``parse_latex`` (given at most ``seconds``); ``e`` is Euler's number unless the
+    card has a symbol ``e``."""
     from sympy.parsing.latex import parse_latex
     from sympy.parsing.latex.errors import LaTeXParsingError
 
     table = card_symbols(card) if table is None else table
     text = _prepare_latex(check_latex(latex))
     try:
-        expr = parse_latex(text)
+        with _time_limit(seconds):
+            expr = parse_latex(text)
+    except _Timeout:
+        raise AnswerError("the LaTeX took too long to read; type a shorter formula.") from None
     except LaTeXParsingError as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else "syntax error"
         raise AnswerError(f"could not read the LaTeX: {first_line}") from None
@@ -400,7 +410,7 @@ def _time_limit(seconds: float):
         return
 
     def _alarm(signum, frame):
-        raise _ProofTimeout
+        raise _Timeout
 
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -411,7 +421,7 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-class _ProofTimeout(Exception):
+class _Timeout(Exception):
     pass
 
 
@@ -429,7 +439,7 @@ def prove_zero(diff: sympy.Expr, seconds: float = PROOF_SECONDS) -> bool:
             if not limited:
                 return False
             return sympy.simplify(diff) == 0
-    except (_ProofTimeout, RecursionError):
+    except (_Timeout, RecursionError):
         return False
 
 
@@ -501,6 +511,20 @@ _REDUCE = {
 }
 
 
+def _guard_size(elements: int) -> None:
+    if elements > MAX_ELEMENTS:
+        raise AnswerError(f"refused: the answer builds an array of {elements:,} elements.")
+
+
+def _guard_broadcast(*values) -> None:
+    """Refuse before numpy allocates a huge broadcast result."""
+    try:
+        shape = np.broadcast_shapes(*(np.shape(v) for v in values))
+    except ValueError:
+        return  # numpy's own error message explains it
+    _guard_size(int(np.prod(shape, dtype=np.int64)) if shape else 1)
+
+
 def _literal_int(node: ast.AST) -> int | None:
     if isinstance(node, ast.Constant) and type(node.value) is int:
         return node.value
@@ -553,6 +577,10 @@ def _call(name: str, arg_nodes: list[ast.AST], first, node: ast.Call, env: dict)
     if kwargs:
         raise AnswerError(f"{name} takes no keyword arguments here.")
     args += [_eval(n, env) for n in rest]
+    if name == "outer" and len(args) == 2:
+        _guard_size(np.size(args[0]) * np.size(args[1]))
+    elif name not in ("dot", "matmul", "solve", "inv", "transpose", "diag", "eye"):
+        _guard_broadcast(*args)
     if name == "sigma":
         if len(args) != 1:
             raise AnswerError("sigma takes one argument.")
@@ -601,12 +629,16 @@ def _eval(node: ast.AST, env: dict):
         value = _eval(node.operand, env)
         return np.negative(value) if isinstance(node.op, ast.USub) else np.positive(value)
     if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](_eval(node.left, env), _eval(node.right, env))
+        left, right = _eval(node.left, env), _eval(node.right, env)
+        if not isinstance(node.op, ast.MatMult):
+            _guard_broadcast(left, right)
+        return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.Compare):
         left = _eval(node.left, env)
         result = np.bool_(True)
         for op, comparator in zip(node.ops, node.comparators):
             right = _eval(comparator, env)
+            _guard_broadcast(left, right, result)
             result = np.logical_and(result, _COMPARE[type(op)](left, right))
             left = right
         return np.asarray(result, dtype=float)
@@ -679,7 +711,7 @@ def compare_arrays(card: Card, text: str, *, seed: int | None = None) -> Verdict
                 got = _eval(tree, env)
             got = np.asarray(got, dtype=float)
         except AnswerError:
-            raise
+            raise  # a refusal (AnswerError is a ValueError), not a wrong answer
         except (ValueError, TypeError, IndexError, ArithmeticError, np.linalg.LinAlgError) as exc:
             return Verdict(
                 "wrong", "random arrays",

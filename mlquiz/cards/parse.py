@@ -161,7 +161,7 @@ def tokenize(
     ``names`` are the card's variables; ``functions`` maps extra function names of the card
     to built-in ones (``{"g": "sigma"}``); ``forbid`` names are refused for this card (the
     sigmoid card does not accept ``sigma(z)`` as its own answer). Kinds: ``num``, ``var``,
-    ``const``, ``func``, ``attr``, ``method``, ``kw``, ``op``.
+    ``const``, ``func``, ``attr``, ``method``, ``kw``, ``bool``, ``op``.
     """
     if mode not in ("scalar", "array"):
         raise ValueError(f"unknown mode {mode!r}")
@@ -266,7 +266,7 @@ def tokenize(
             tokens.append(("kw", value))
         elif (alias := _alias(value, names)) is not None:
             tokens.append(("var", alias))
-        elif mode == "scalar" and (parts := _split_name(value, names | CONSTANTS)):
+        elif mode == "scalar" and len(value) <= 24 and (parts := _split_name(value, names | CONSTANTS)):
             for part in parts:
                 tokens.append(("var" if part in names else "const", part))
         else:
