@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -54,8 +56,11 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
         found = [(ex, folder / ex.file) for ex in exercises() if (folder / ex.file).is_file()]
         if not found:
             raise click.UsageError(f"no exercise files in {folder} (`mlquiz init {folder}` creates them)")
-        reports = [grade_file(file, exercise=ex.id, seed=seed, timeout=timeout, memory_mb=memory_mb)
-                   for ex, file in found]
+        # One sandbox per exercise, as many at once as there are cores; reports keep curriculum order.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            reports = list(pool.map(
+                lambda job: grade_file(job[1], exercise=job[0].id, seed=seed, timeout=timeout,
+                                       memory_mb=memory_mb), found))
         _print_summary(reports, as_json)
         if not no_record:
             _record(db, reports)
