@@ -232,16 +232,17 @@ def main(argv):
         out.write(json.dumps(event) + "\n")
         out.flush()
 
-    request = json.loads(sys.stdin.read())
-    source, jobs = request["source"], request["jobs"]
     # Only the standard library and numpy: neither mlquiz nor its references are importable.
     sys.path.insert(0, numpy_dir)
-    sys.stdin = open(os.devnull)
     _limit_resources(int(memory_mb), int(cpu_seconds))
     import types
     import warnings
 
-    import numpy as np
+    import numpy as np  # while the grading process prepares the cases
+
+    request = json.loads(sys.stdin.read())
+    source, jobs = request["source"], request["jobs"]
+    sys.stdin = open(os.devnull)
 
     # The source text the grading process read (and stores), compiled under the file's name.
     module = types.ModuleType("submission")

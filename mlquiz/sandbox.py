@@ -118,35 +118,69 @@ def _describe_exit(returncode) -> str:
     return f"the process exited with code {returncode} (sys.exit or os._exit in your code?)"
 
 
-def run_jobs(submission: Path, source: str, jobs: list, timeout: float, memory_mb: int) -> SandboxRun:
-    """Run ``jobs`` (encoded, each ``{"function": name, "calls": [...]}``, grouped by function)
-    against ``source``, the text of the learner's file ``submission``; restart after a function
-    that kills the child."""
-    run = SandboxRun()
-    remaining = list(range(len(jobs)))
-    stdout_parts, stderr_parts = [], []
-    with tempfile.TemporaryDirectory(prefix="mlquiz-") as tmp:
-        numpy_dir = _numpy_only_dir(tmp)
+class Sandbox:
+    """Runs a learner's file in child processes. The first child starts at once, so that its
+    interpreter and numpy load while the grading process prepares the cases; ``run`` then
+    feeds it the jobs, and starts a fresh child after a function that hangs or kills one.
+
+        with Sandbox(path, memory_mb=1024, functions=3) as sandbox:
+            run = sandbox.run(source, jobs, timeout=5)
+    """
+
+    def __init__(self, submission: Path, memory_mb: int, functions: int, timeout: float):
+        self.submission = submission
+        self.memory_mb = memory_mb
+        # A backstop for the CPU time of one child, which wall-clock deadlines stop first.
+        self.cpu_seconds = int(timeout * (functions + 1)) + 2
+        self._tmp = tempfile.TemporaryDirectory(prefix="mlquiz-")
+        self._numpy_dir = _numpy_only_dir(self._tmp.name)
+        self._ready = self._spawn()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        if self._ready is not None:
+            process, read_fd = self._ready
+            os.close(read_fd)
+            _kill_group(process)
+            for stream in (process.stdin, process.stdout, process.stderr):
+                stream.close()
+            self._ready = None
+        self._tmp.cleanup()
+
+    def _spawn(self):
+        read_fd, write_fd = os.pipe()
+        command = [sys.executable, "-I", "-S", str(CHILD_SCRIPT), str(self.submission), self._numpy_dir,
+                   str(write_fd), str(self.memory_mb), str(self.cpu_seconds)]
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=(write_fd,), cwd=self._tmp.name, env=_child_environment(), start_new_session=True,
+        )
+        os.close(write_fd)
+        return process, read_fd
+
+    def run(self, source: str, jobs: list, timeout: float) -> SandboxRun:
+        """Run ``jobs`` (encoded, each ``{"function": name, "calls": [...]}``, grouped by
+        function) against ``source``, the text of the learner's file."""
+        run = SandboxRun()
+        remaining = list(range(len(jobs)))
+        stdout_parts, stderr_parts = [], []
         while remaining:
-            remaining = _run_once(submission, source, jobs, remaining, timeout, memory_mb, numpy_dir, tmp,
-                                  run, stdout_parts, stderr_parts)
-    run.stdout = "\n".join(p for p in stdout_parts if p)
-    run.stderr = "\n".join(p for p in stderr_parts if p)
-    return run
+            process, read_fd = self._ready or self._spawn()
+            self._ready = None
+            remaining = _run_once(process, read_fd, source, jobs, remaining, timeout, run,
+                                  stdout_parts, stderr_parts)
+        run.stdout = "\n".join(p for p in stdout_parts if p)
+        run.stderr = "\n".join(p for p in stderr_parts if p)
+        return run
 
 
-def _run_once(submission, source, jobs, remaining, timeout, memory_mb, numpy_dir, tmp, run,
-              stdout_parts, stderr_parts) -> list:
+def _run_once(process, read_fd, source, jobs, remaining, timeout, run, stdout_parts, stderr_parts) -> list:
     """One child process over the ``remaining`` jobs; returns the jobs still to run."""
-    read_fd, write_fd = os.pipe()
-    cpu_seconds = int(timeout * (len({jobs[i]["function"] for i in remaining}) + 1)) + 2
-    command = [sys.executable, "-I", "-S", str(CHILD_SCRIPT), str(submission), numpy_dir,
-               str(write_fd), str(memory_mb), str(cpu_seconds)]
-    process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        pass_fds=(write_fd,), cwd=tmp, env=_child_environment(), start_new_session=True,
-    )
-    os.close(write_fd)
     captures = [_Capture(process.stdout), _Capture(process.stderr)]
     for capture in captures:
         capture.start()

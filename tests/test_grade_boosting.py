@@ -12,7 +12,8 @@ import time
 import pytest
 
 from mlquiz.curriculum import get_exercise
-from mlquiz.grading import draw_cases, grade_file, load_specs, run_reference
+from mlquiz.grading import grade_file
+from mlquiz.judging import draw_cases, load_specs, run_reference
 from mlquiz.references import load_reference
 
 ADABOOST = get_exercise("adaboost")

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import reference_source
 from mlquiz.curriculum import data_dir, get_exercise
-from mlquiz.grading import draw_cases, grade_file, load_specs
+from mlquiz.grading import grade_file
+from mlquiz.judging import draw_cases, load_specs
 
 NN = ["backprop", "bn_forward", "bn_backward"]
 

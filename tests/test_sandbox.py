@@ -256,7 +256,7 @@ def test_same_seed_reproduces_and_fresh_seeds_differ(submission):
 
 def test_hard_coded_outputs_fail(submission):
     """An answer recorded from one run fails the next, which draws a fresh seed."""
-    from mlquiz.grading import draw_cases, load_specs, run_reference
+    from mlquiz.judging import draw_cases, load_specs, run_reference
     from mlquiz.curriculum import get_exercise
     from mlquiz.references import load_reference
 
