@@ -347,7 +347,7 @@ def hint(exercise, db):
     Example:
       mlquiz hint bn_backward
     """
-    from mlquiz.schedule import record_hint
+    from mlquiz.schedule import deck_cards_for_exercise, record_hint
 
     found = _exercise_or_fail(exercise)
     now = _now()
@@ -357,6 +357,10 @@ def hint(exercise, db):
     click.echo(_wrap(found.hints[level - 1]))
     if level == len(found.hints):
         click.echo("That was the last hint.")
+    cards = deck_cards_for_exercise(found.id)
+    if cards:
+        click.echo(f"\nThe formulas behind it are flashcards: mlquiz card {cards[0]}"
+                   + (f" (and {len(cards) - 1} more: mlquiz cards --topic {found.id})" if len(cards) > 1 else ""))
     click.echo("(Your next pass of this exercise will be rated Hard.)")
 
 

@@ -133,12 +133,17 @@ class CatalogueEntry(NamedTuple):
 
 
 def deck_card_ids() -> tuple[str, ...]:
-    """The flashcard ids in curriculum order, or none while the deck is not built."""
-    try:
-        from mlquiz.cards.deck import card_ids
-    except ImportError:
-        return ()
+    """The flashcard ids in curriculum order."""
+    from mlquiz.cards.deck import card_ids
+
     return tuple(card_ids())
+
+
+def deck_cards_for_exercise(exercise_id: str) -> list[str]:
+    """The ids of the flashcards of an exercise's formulas."""
+    from mlquiz.cards.deck import cards_for_exercise
+
+    return list(cards_for_exercise(exercise_id))
 
 
 def _card_topic(card: str, explicit: dict, exercise_ids: list) -> str | None:
@@ -294,7 +299,9 @@ class NextItem(NamedTuple):
                 "state": self.item.state_name, "ref": self.item.ref, "topic": self.item.topic}
 
 
-_ITEM_COLUMNS = "id, kind, ref, topic, state, due, shown_at"
+# When an item is due: its FSRS due date, or earlier when it was called for (requested_at).
+_WHEN = "coalesce(min(due, requested_at), due, requested_at)"
+_ITEM_COLUMNS = f"id, kind, ref, topic, state, {_WHEN} AS due, shown_at"
 
 
 def _due_item(row) -> DueItem:
@@ -314,7 +321,7 @@ def _new_items(store: Store, limit: int) -> list[DueItem]:
     if limit <= 0:
         return []
     rows = store.rows(f"SELECT {_ITEM_COLUMNS} FROM items WHERE state = 0 AND active = 1 "
-                      "ORDER BY position LIMIT ?", (limit,))
+                      "AND requested_at IS NULL ORDER BY position LIMIT ?", (limit,))
     return [_due_item(r) for r in rows]
 
 
@@ -326,8 +333,8 @@ def due_items(store: Store, now: datetime | None = None, kind: str | None = None
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     with store.snapshot():
-        rows = store.rows(f"SELECT {_ITEM_COLUMNS} FROM items WHERE due <= ? AND active = 1 "
-                          "ORDER BY due, position", (_fmt(now),))
+        rows = store.rows(f"SELECT {_ITEM_COLUMNS} FROM items WHERE {_WHEN} <= ? AND active = 1 "
+                          f"ORDER BY {_WHEN}, position", (_fmt(now),))
         items = [_due_item(r) for r in rows] + _new_items(store, _new_left(store, now))
     return [item for item in items if kind is None or item.kind == kind]
 
@@ -340,9 +347,9 @@ def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True
     now = _now(now)
     end = clock.next_day_start(now)
     with store.snapshot():
-        due_now = store.row(f"SELECT {_ITEM_COLUMNS} FROM items WHERE due <= ? AND active = 1 "
-                            "ORDER BY due, position LIMIT 1", (_fmt(now),))
-        due_today = store.value("SELECT count(*) FROM items WHERE due < ? AND active = 1",
+        due_now = store.row(f"SELECT {_ITEM_COLUMNS} FROM items WHERE {_WHEN} <= ? AND active = 1 "
+                            f"ORDER BY {_WHEN}, position LIMIT 1", (_fmt(now),))
+        due_today = store.value(f"SELECT count(*) FROM items WHERE {_WHEN} < ? AND active = 1",
                                 (_fmt(end),))
         new_left = _new_left(store, now)
         new = _new_items(store, new_left)
@@ -426,7 +433,7 @@ def _review(store: Store, item_id: str, rating: int, source: str,
     store.db["items"].update(item_id, {
         **state, "last_review": _fmt(now), "reps": row["reps"] + 1,
         "lapses": row["lapses"] + lapse, "introduced": row["introduced"] or _fmt(now),
-        "shown_at": None, "hints": 0})
+        "shown_at": None, "hints": 0, "requested_at": None})
     return Review(reviews.last_pk, item_id, rating, now, state["state"], card.due,
                   duration_seconds)
 
@@ -515,6 +522,8 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
         review = None
         if not _failed_today(store, item_id, now) or passed:
             review = _review(store, item_id, rating, "grade", duration, now)
+        if not passed:
+            _request_cards(store, exercise.id, now)
         number = _next_attempt(store, exercise.id)
         store.db["submissions"].insert({
             "exercise": exercise.id, "attempt": number, "created_at": _fmt(now),
@@ -523,6 +532,16 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
             "review_id": review.id if review else None, "duration_seconds": duration,
             "report": report_json, "note": None})
     return Attempt(exercise.id, number, passed, rating, review, duration)
+
+
+def _request_cards(store: Store, exercise_id: str, now: datetime) -> None:
+    """A failed exercise makes the flashcards of its formulas due now (new ones included)."""
+    card_items = [f"card:{card}" for card in deck_cards_for_exercise(exercise_id)]
+    if card_items:
+        marks = ", ".join("?" * len(card_items))
+        store.conn.execute(f"UPDATE items SET requested_at = ? WHERE id IN ({marks}) AND active = 1 "
+                           "AND requested_at IS NULL AND (due IS NULL OR due > ?)",
+                           (_fmt(now), *card_items, _fmt(now)))
 
 
 def _failed_today(store: Store, item_id: str, now: datetime) -> bool:
@@ -737,7 +756,7 @@ def stats(store: Store, now: datetime | None = None) -> dict:
     with store.snapshot():
         counts = store.rows("SELECT kind, state, count(*) AS n FROM items WHERE active = 1 "
                             "GROUP BY kind, state")
-        due_reviews = store.value("SELECT count(*) FROM items WHERE due < ? AND active = 1",
+        due_reviews = store.value(f"SELECT count(*) FROM items WHERE {_WHEN} < ? AND active = 1",
                                   (_fmt(tomorrow),))
         new_left = len(_new_items(store, _new_left(store, now)))
         per_day = dict(store.conn.execute(
@@ -747,7 +766,8 @@ def stats(store: Store, now: datetime | None = None) -> dict:
             "SELECT count(*) AS n, coalesce(sum(rating > 1), 0) AS recalled FROM reviews "
             "WHERE reviewed_at >= ? AND state_before = ?", (_fmt(month_ago), REVIEW))
         forecast_rows = dict(store.conn.execute(
-            "SELECT max(substr(due, 1, 10), ?), count(*) FROM items WHERE due < ? AND active = 1 "
+            f"SELECT max(substr({_WHEN}, 1, 10), ?), count(*) FROM items WHERE {_WHEN} < ? "
+            "AND active = 1 "
             "GROUP BY 1", (today.date().isoformat(), _fmt(today + timedelta(days=7)))).fetchall())
         exercise_rows = {r["ref"]: r for r in store.rows(
             "SELECT ref, state, due, reps, lapses FROM items WHERE kind = 'exercise'")}

@@ -118,6 +118,13 @@ def m001_initial_schema(db):
     db["hints"].create_index(["exercise", "id"])
 
 
+@_migration
+def m002_items_requested_at(db):
+    """``items.requested_at``: when an item was called for before its FSRS due date (the cards
+    of an exercise just failed); cleared by the item's next review."""
+    db["items"].add_column("requested_at", str)
+
+
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

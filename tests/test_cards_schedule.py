@@ -1,0 +1,49 @@
+"""Cards and exercises know each other: failing an exercise makes the cards of its formulas due
+now, and `mlquiz hint` points to them. The real deck, a real SQLite file."""
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from mlquiz import schedule
+from mlquiz.cards.deck import cards_for_exercise
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+MLQUIZ = str(Path(sys.executable).with_name("mlquiz"))
+
+
+def due_cards(store, now):
+    return {item.id for item in schedule.due_items(store, now, kind="card")}
+
+
+def test_failing_an_exercise_makes_its_cards_due_now(tmp_path):
+    cards = {f"card:{c}" for c in cards_for_exercise("svm_dual")}
+    assert cards
+    with schedule.open_store(tmp_path / "s.db") as store:
+        assert not cards & due_cards(store, T0)  # new, and beyond today's first new items
+        schedule.record_attempt(store, "svm_dual", tmp_path / "svm_dual.py", "x = 1\n", False, None, T0)
+        later = T0 + timedelta(minutes=1)
+        assert cards <= due_cards(store, later)
+        first = sorted(cards)[0]
+        schedule.record_review(store, first, 3, "flashcard", 5.0, later)
+        assert first not in due_cards(store, later)
+        assert (cards - {first}) <= due_cards(store, later)
+        # reviewing it cleared the call: its state is the FSRS one again
+        row = store.row("SELECT requested_at, due FROM items WHERE id = ?", (first,))
+        assert row["requested_at"] is None and row["due"] > later.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_passing_does_not_call_the_cards(tmp_path):
+    cards = {f"card:{c}" for c in cards_for_exercise("gbdt")}
+    with schedule.open_store(tmp_path / "s.db") as store:
+        schedule.record_attempt(store, "gbdt", tmp_path / "gbdt.py", "x = 1\n", True, None, T0)
+        assert not cards & due_cards(store, T0 + timedelta(minutes=1))
+
+
+def test_hint_points_to_the_cards(tmp_path):
+    result = subprocess.run([MLQUIZ, "hint", "bn_backward", "--db", str(tmp_path / "s.db")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    first = cards_for_exercise("bn_backward")[0]
+    assert f"mlquiz card {first}" in result.stdout
