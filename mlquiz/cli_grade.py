@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
-
-from mlquiz.curriculum import data_dir, exercises
 
 SYMBOLS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "not_implemented": ("TODO", "yellow")}
 
@@ -47,6 +43,7 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
       mlquiz grade my_bn.py --exercise bn_backward --seed 1234
       mlquiz grade --all exercises/ --json
     """
+    from mlquiz.curriculum import exercises
     from mlquiz.grading import GradingError, grade_file
 
     if grade_all:
@@ -56,6 +53,8 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
         found = [(ex, folder / ex.file) for ex in exercises() if (folder / ex.file).is_file()]
         if not found:
             raise click.UsageError(f"no exercise files in {folder} (`mlquiz init {folder}` creates them)")
+        from concurrent.futures import ThreadPoolExecutor
+
         # One sandbox per exercise, as many at once as there are cores; reports keep curriculum order.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             reports = list(pool.map(
@@ -150,6 +149,8 @@ def topics(as_json):
     Example:
       mlquiz topics
     """
+    from mlquiz.curriculum import exercises
+
     rows = [{"id": ex.id, "title_en": ex.title_en, "title_zh": ex.title_zh,
              "file": f"exercises/{ex.file}", "functions": list(ex.functions)} for ex in exercises()]
     if as_json:
@@ -169,6 +170,10 @@ def init(folder):
     Example:
       mlquiz init ~/mlquiz-work/exercises
     """
+    import shutil
+
+    from mlquiz.curriculum import data_dir, exercises
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -156,6 +156,9 @@ def next_command(as_json, db):
         click.echo(f"Practise now: {click.style(item.ref, bold=True)} - {title}  [{when}]")
         if item.new:
             click.echo(f"  Implement the functions in {data['file']}, then grade it:")
+            if not Path(data["file"]).expanduser().exists():
+                folder = _display_path(Path(data["file"]).parent)
+                click.echo(f"  (the file is not there yet: `mlquiz init {folder}` copies the stubs)")
         else:
             click.echo(f"  Rewrite it from memory: `mlquiz reset {item.ref}` keeps your last "
                        f"file in the history\n  and puts the stub back in {data['file']}; "
@@ -164,7 +167,12 @@ def next_command(as_json, db):
         click.echo(f"  Stuck? `mlquiz hint {item.ref}` (a pass after a hint counts as Hard).")
     else:
         topic = f" (topic {item.topic})" if item.topic else ""
+        from mlquiz.cards.deck import default_lang, get_card
+
         click.echo(f"Practise now: flashcard {click.style(item.ref, bold=True)}{topic}  [{when}]")
+        card = get_card(item.ref)
+        if card is not None:
+            click.echo(_wrap(card.question(default_lang())))
         click.echo("  Review it with: mlquiz review")
     more = found.due_count - 1
     click.echo(f"{more} more to practise today." if more else "Nothing else is due today.")
