@@ -149,16 +149,19 @@ def topics(as_json):
     Example:
       mlquiz topics
     """
+    from mlquiz.cards.deck import cards_for_exercise
     from mlquiz.curriculum import exercises
 
     rows = [{"id": ex.id, "title_en": ex.title_en, "title_zh": ex.title_zh,
-             "file": f"exercises/{ex.file}", "functions": list(ex.functions)} for ex in exercises()]
+             "file": f"exercises/{ex.file}", "functions": list(ex.functions),
+             "cards": cards_for_exercise(ex.id)} for ex in exercises()]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     width = max(len(r["id"]) for r in rows)
     for r in rows:
-        click.echo(f"{r['id']:<{width}}  {r['file']:<34}  {r['title_en']}  ·  {r['title_zh']}")
+        click.echo(f"{r['id']:<{width}}  {r['file']:<34}  {len(r['cards']):>2} cards  "
+                   f"{r['title_en']}  ·  {r['title_zh']}")
 
 
 @click.command()

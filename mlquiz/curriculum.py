@@ -22,7 +22,6 @@ class Exercise:
     functions: tuple[str, ...]
     hints: tuple[str, ...]
     timeout: float = 5.0
-    cards: tuple[str, ...] = ()
 
     @property
     def stem(self) -> str:
@@ -60,7 +59,6 @@ def exercises() -> tuple[Exercise, ...]:
             functions=tuple(entry["functions"]),
             hints=tuple(entry["hints"]),
             timeout=float(entry.get("timeout", 5.0)),
-            cards=tuple(entry.get("cards", ())),
         )
         for entry in data["exercise"]
     )

@@ -146,9 +146,8 @@ def deck_cards_for_exercise(exercise_id: str) -> list[str]:
     return list(cards_for_exercise(exercise_id))
 
 
-def _card_topic(card: str, explicit: dict, exercise_ids: list) -> str | None:
-    if card in explicit:
-        return explicit[card]
+def _card_topic(card: str, exercise_ids: list) -> str | None:
+    """The topic of a card from its id, ``<topic>.<name>`` (the deck checks that form)."""
     for exercise_id in exercise_ids:  # longest first: bn_backward before bn
         rest = card[len(exercise_id):]
         if card.startswith(exercise_id) and rest and not rest[0].isalnum():
@@ -161,12 +160,11 @@ def catalogue(card_ids=None) -> list[CatalogueEntry]:
     then its exercise (implement them); cards of no topic last. ``card_ids``: the deck's
     card ids (default: ``deck_card_ids()``)."""
     topics = exercises()
-    explicit = {card: ex.id for ex in topics for card in ex.cards}
     exercise_ids = sorted((ex.id for ex in topics), key=len, reverse=True)
     by_topic = {ex.id: [] for ex in topics}
     loose = []
     for card in dict.fromkeys(deck_card_ids() if card_ids is None else card_ids):
-        topic = _card_topic(card, explicit, exercise_ids)
+        topic = _card_topic(card, exercise_ids)
         (by_topic[topic] if topic else loose).append(card)
     entries = []
     for ex in topics:

@@ -115,6 +115,7 @@ def test_topics_lists_every_exercise_in_both_languages():
     topics = json.loads(result.stdout)
     assert [t["id"] for t in topics] == [ex.id for ex in exercises()]
     assert topics[2]["title_zh"] == "BN层反向传播" and topics[2]["file"] == "exercises/bn_backward.py"
+    assert all(t["cards"] and all(c.startswith(t["id"] + ".") for c in t["cards"]) for t in topics)
     assert "反向传播" in run("topics").stdout
 
 
