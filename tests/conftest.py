@@ -12,6 +12,24 @@ def reference_source(exercise_id: str) -> str:
     return (data_dir("reference") / get_exercise(exercise_id).file).read_text()
 
 
+def mutant(tmp_path, exercise, old=None, new=None, append=""):
+    """The reference of ``exercise`` (an Exercise) with ``old`` (which must occur exactly once)
+    replaced by ``new``, and ``append`` added at the end, written to tmp_path under the
+    exercise's file name: a submission with one deliberate mistake."""
+    source = exercise.reference_path.read_text(encoding="utf-8")
+    if old is not None:
+        assert source.count(old) == 1, f"{old!r} not found exactly once in the reference"
+        source = source.replace(old, new)
+    path = tmp_path / exercise.file
+    path.write_text(source + append, encoding="utf-8")
+    return path
+
+
+def failing(report) -> set:
+    """The names of the functions of a report that did not pass."""
+    return {f.name for f in report.functions if f.verdict != "pass"}
+
+
 @pytest.fixture
 def submission(tmp_path):
     """submission(exercise_id, source) writes ``source`` as the exercise's file in tmp_path."""

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from mlquiz.curriculum import get_exercise
+from conftest import failing, mutant
 from mlquiz.grading import grade_file
 from mlquiz.judging import draw_cases, load_specs, run_reference
 from mlquiz.references import load_reference
@@ -20,27 +21,11 @@ ADABOOST = get_exercise("adaboost")
 GBDT = get_exercise("gbdt")
 
 
-def _failing(report):
-    return {f.name for f in report.functions if f.verdict != "pass"}
-
-
-def _mutant(tmp_path, exercise, old=None, new=None, append=""):
-    """The reference of ``exercise`` with ``old`` (which must occur exactly once) replaced by
-    ``new``, and ``append`` added at the end, written to tmp_path under the exercise's name."""
-    source = exercise.reference_path.read_text(encoding="utf-8")
-    if old is not None:
-        assert source.count(old) == 1, f"{old!r} not found exactly once in the reference"
-        source = source.replace(old, new)
-    path = tmp_path / exercise.file
-    path.write_text(source + append, encoding="utf-8")
-    return path
-
-
-def _grade(path, failing, explained):
-    """Grade ``path`` with seed 0; exactly ``failing`` fail, each function of ``explained``
+def _grade(path, expected_failing, explained):
+    """Grade ``path`` with seed 0; exactly ``expected_failing`` fail, each function of ``explained``
     with its explanation containing the given text."""
     report = grade_file(path, seed=0)
-    assert _failing(report) == set(failing), {f.name: f.explanation for f in report.functions}
+    assert failing(report) == set(expected_failing), {f.name: f.explanation for f in report.functions}
     for name, text in explained.items():
         assert report.function(name).verdict == "fail"
         assert text in report.function(name).explanation, report.function(name).explanation
@@ -84,21 +69,21 @@ def test_reference_side_of_grading_is_cheap(exercise):
 
 
 def test_alpha_without_the_half_fails(tmp_path):
-    path = _mutant(tmp_path, ADABOOST, "return 0.5 * float(np.log((1.0 - err) / err))",
+    path = mutant(tmp_path, ADABOOST, "return 0.5 * float(np.log((1.0 - err) / err))",
                    "return float(np.log((1.0 - err) / err))")
     _grade(path, {"compute_alpha", "adaboost_fit"},
            {"compute_alpha": "alpha without the 1/2", "adaboost_fit": "alpha without the 1/2"})
 
 
 def test_weights_not_renormalised_fail(tmp_path):
-    path = _mutant(tmp_path, ADABOOST, "return new / new.sum()", "return new")
+    path = mutant(tmp_path, ADABOOST, "return new / new.sum()", "return new")
     _grade(path, {"update_weights", "adaboost_fit"},
            {"update_weights": "weights not renormalised",
             "adaboost_fit": "weights not renormalised"})
 
 
 def test_unclipped_alpha_fails_with_the_warning(tmp_path):
-    path = _mutant(tmp_path, ADABOOST,
+    path = mutant(tmp_path, ADABOOST,
                    "    err = float(np.clip(err, ERR_CLIP, 1.0 - ERR_CLIP))\n", "")
     _grade(path, {"compute_alpha", "adaboost_fit"},
            {"compute_alpha": "divide by zero", "adaboost_fit": "ZeroDivisionError"})
@@ -107,31 +92,31 @@ def test_unclipped_alpha_fails_with_the_warning(tmp_path):
 def test_stump_ignoring_the_weights_fails(tmp_path):
     override = ("\n\n_fit_stump = fit_stump\n\n\ndef fit_stump(X, y, w):\n"
                 "    return _fit_stump(X, y, np.full(len(y), 1.0 / len(y)))\n")
-    path = _mutant(tmp_path, ADABOOST, append=override)
+    path = mutant(tmp_path, ADABOOST, append=override)
     _grade(path, {"fit_stump", "adaboost_fit"}, {"fit_stump": "ignored the weights"})
 
 
 def test_stump_ties_broken_the_wrong_way_fail(tmp_path):
-    path = _mutant(tmp_path, ADABOOST, "k, p = tied[0][0], tied[1][0]",
+    path = mutant(tmp_path, ADABOOST, "k, p = tied[0][0], tied[1][0]",
                    "k, p = tied[0][-1], tied[1][-1]")
     report = _grade(path, {"fit_stump", "adaboost_fit"}, {})
     assert "ties between features and thresholds" in report.function("fit_stump").explanation
 
 
 def test_less_than_in_stump_predict_fails(tmp_path):
-    path = _mutant(tmp_path, ADABOOST, "np.where(X[:, feature] <= threshold",
+    path = mutant(tmp_path, ADABOOST, "np.where(X[:, feature] <= threshold",
                    "np.where(X[:, feature] < threshold")
     _grade(path, {"stump_predict", "adaboost_fit", "adaboost_predict"},
            {"stump_predict": "< instead of <="})
 
 
 def test_fit_going_on_after_a_perfect_stump_fails(tmp_path):
-    path = _mutant(tmp_path, ADABOOST, "        if err == 0.0:\n            break\n", "")
+    path = mutant(tmp_path, ADABOOST, "        if err == 0.0:\n            break\n", "")
     _grade(path, {"adaboost_fit"}, {"adaboost_fit": "zero weighted error"})
 
 
 def test_sign_of_zero_fails(tmp_path):
-    path = _mutant(tmp_path, ADABOOST, "return np.where(f >= 0, 1.0, -1.0)", "return np.sign(f)")
+    path = mutant(tmp_path, ADABOOST, "return np.where(f >= 0, 1.0, -1.0)", "return np.sign(f)")
     _grade(path, {"adaboost_predict"}, {"adaboost_predict": "np.sign gives 0"})
 
 
@@ -140,7 +125,7 @@ def test_sign_of_zero_fails(tmp_path):
 
 
 def test_gbdt_without_the_learning_rate_fails(tmp_path):
-    path = _mutant(tmp_path, GBDT, '''        f = f + learning_rate * tree_predict(tree, X)
+    path = mutant(tmp_path, GBDT, '''        f = f + learning_rate * tree_predict(tree, X)
         trees.append(tree)
     return {"init": init, "learning_rate": learning_rate, "trees": trees}''',
                    '''        f = f + tree_predict(tree, X)
@@ -151,13 +136,13 @@ def test_gbdt_without_the_learning_rate_fails(tmp_path):
 
 
 def test_gbdt_starting_from_zero_fails(tmp_path):
-    path = _mutant(tmp_path, GBDT, "    init = float(np.mean(y))", "    init = 0.0")
+    path = mutant(tmp_path, GBDT, "    init = float(np.mean(y))", "    init = 0.0")
     _grade(path, {"gbdt_fit", "gbdt_predict"},
            {"gbdt_fit": "GBDT starting from 0 instead of the mean"})
 
 
 def test_gbdt_predict_without_the_learning_rate_fails(tmp_path):
-    path = _mutant(tmp_path, GBDT, 'f = f + model["learning_rate"] * tree_predict(tree, X)',
+    path = mutant(tmp_path, GBDT, 'f = f + model["learning_rate"] * tree_predict(tree, X)',
                    "f = f + tree_predict(tree, X)")
     _grade(path, {"gbdt_fit", "gbdt_predict"},
            {"gbdt_predict": "GBDT without the learning rate",
@@ -165,32 +150,32 @@ def test_gbdt_predict_without_the_learning_rate_fails(tmp_path):
 
 
 def test_gradient_instead_of_negative_gradient_fails(tmp_path):
-    path = _mutant(tmp_path, GBDT, "    return y - f", "    return f - y")
+    path = mutant(tmp_path, GBDT, "    return y - f", "    return f - y")
     _grade(path, {"negative_gradient", "gbdt_fit", "gbdt_predict"},
            {"negative_gradient": "the negative gradient of 0.5 (y - f)^2 is the residual"})
 
 
 def test_less_than_in_tree_predict_fails(tmp_path):
-    path = _mutant(tmp_path, GBDT, 'left = X[rows, node["feature"]] <= node["threshold"]',
+    path = mutant(tmp_path, GBDT, 'left = X[rows, node["feature"]] <= node["threshold"]',
                    'left = X[rows, node["feature"]] < node["threshold"]')
     _grade(path, {"fit_tree", "tree_predict", "gbdt_fit", "gbdt_predict"},
            {"fit_tree": "< instead of <=", "tree_predict": "< instead of <="})
 
 
 def test_min_samples_leaf_ignored_fails(tmp_path):
-    path = _mutant(tmp_path, GBDT, "ok = (xs[1:] > xs[:-1]) & (k >= min_samples_leaf) & "
+    path = mutant(tmp_path, GBDT, "ok = (xs[1:] > xs[:-1]) & (k >= min_samples_leaf) & "
                    "(N - k >= min_samples_leaf)", "ok = xs[1:] > xs[:-1]")
     _grade(path, {"fit_tree", "tree_predict"}, {"fit_tree": "min_samples_leaf ignored"})
 
 
 def test_tree_one_level_too_deep_fails(tmp_path):
-    path = _mutant(tmp_path, GBDT, "if depth >= max_depth or", "if depth > max_depth or")
+    path = mutant(tmp_path, GBDT, "if depth >= max_depth or", "if depth > max_depth or")
     _grade(path, {"fit_tree", "tree_predict", "gbdt_fit", "gbdt_predict"},
            {"fit_tree": "one level too deep"})
 
 
 def test_tree_ties_broken_the_wrong_way_fail(tmp_path):
-    path = _mutant(tmp_path, GBDT, "return j, float(thresholds[j][tied[0]])",
+    path = mutant(tmp_path, GBDT, "return j, float(thresholds[j][tied[0]])",
                    "return j, float(thresholds[j][tied[-1]])")
     report = _grade(path, {"fit_tree", "tree_predict"}, {})
     assert "two thresholds of one feature tie" in report.function("fit_tree").explanation

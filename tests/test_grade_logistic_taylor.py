@@ -5,6 +5,7 @@ functions the mistake reaches, with the right explanation."""
 import pytest
 
 from mlquiz.curriculum import get_exercise
+from conftest import failing, mutant
 from mlquiz.grading import grade_file
 
 LOGISTIC = get_exercise("logistic_regression")
@@ -18,22 +19,6 @@ USES_SIGMOID_AT_EXTREME_LOGITS = {"sigmoid", "sigmoid_grad", "predict_proba", "g
 
 def _verdicts(report):
     return {f.name: f.verdict for f in report.functions}
-
-
-def _failing(report):
-    return {f.name for f in report.functions if f.verdict != "pass"}
-
-
-def _mutant(tmp_path, exercise, old=None, new=None, append=""):
-    """The reference of ``exercise`` with ``old`` (which must occur exactly once) replaced by
-    ``new``, and ``append`` added at the end, written to tmp_path under the exercise's name."""
-    source = exercise.reference_path.read_text(encoding="utf-8")
-    if old is not None:
-        assert source.count(old) == 1, f"{old!r} not found exactly once in the reference"
-        source = source.replace(old, new)
-    path = tmp_path / exercise.file
-    path.write_text(source + append, encoding="utf-8")
-    return path
 
 
 @pytest.mark.parametrize("exercise", [LOGISTIC, TAYLOR], ids=lambda e: e.id)
@@ -56,8 +41,8 @@ def test_stub_is_not_implemented(exercise):
 
 def test_sigmoid_that_overflows_fails(tmp_path):
     naive = "\n\ndef sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n"
-    report = grade_file(_mutant(tmp_path, LOGISTIC, append=naive), seed=0)
-    assert _failing(report) == USES_SIGMOID_AT_EXTREME_LOGITS
+    report = grade_file(mutant(tmp_path, LOGISTIC, append=naive), seed=0)
+    assert failing(report) == USES_SIGMOID_AT_EXTREME_LOGITS
     sigmoid = report.function("sigmoid")
     assert sigmoid.verdict == "fail"
     assert "overflow" in sigmoid.explanation
@@ -69,19 +54,19 @@ def test_sigmoid_that_returns_nan_fails(tmp_path):
     quiet_nan = ("\n\ndef sigmoid(z):\n"
                  "    with np.errstate(over='ignore', invalid='ignore'):\n"
                  "        return np.exp(z) / (1 + np.exp(z))\n")
-    report = grade_file(_mutant(tmp_path, LOGISTIC, append=quiet_nan), seed=0)
-    assert _failing(report) == USES_SIGMOID_AT_EXTREME_LOGITS
+    report = grade_file(mutant(tmp_path, LOGISTIC, append=quiet_nan), seed=0)
+    assert failing(report) == USES_SIGMOID_AT_EXTREME_LOGITS
     sigmoid = report.function("sigmoid")
     assert "nan" in sigmoid.explanation
     assert "warning" not in sigmoid.explanation
 
 
 def test_gradient_with_the_wrong_sign_fails(tmp_path):
-    path = _mutant(tmp_path, LOGISTIC, "return X.T @ (y - predict_proba(theta, X))",
+    path = mutant(tmp_path, LOGISTIC, "return X.T @ (y - predict_proba(theta, X))",
                    "return X.T @ (predict_proba(theta, X) - y)")
     report = grade_file(path, seed=0)
     # the step and the fit call the gradient, so they go downhill too
-    assert _failing(report) == {"gradient", "gradient_ascent_step", "fit"}
+    assert failing(report) == {"gradient", "gradient_ascent_step", "fit"}
     assert "classic mistake: the gradient has the wrong sign" in (
         report.function("gradient").explanation)
     assert "stepped downhill" in report.function("gradient_ascent_step").explanation
@@ -89,10 +74,10 @@ def test_gradient_with_the_wrong_sign_fails(tmp_path):
 
 
 def test_fit_with_the_summed_gradient_fails(tmp_path):
-    path = _mutant(tmp_path, LOGISTIC, "theta = theta + lr * gradient(theta, X, y) / n_samples",
+    path = mutant(tmp_path, LOGISTIC, "theta = theta + lr * gradient(theta, X, y) / n_samples",
                    "theta = theta + lr * gradient(theta, X, y)")
     report = grade_file(path, seed=0)
-    assert _failing(report) == {"fit"}
+    assert failing(report) == {"fit"}
     explanation = report.function("fit").explanation
     assert "classic mistake: used the summed gradient" in explanation
 
@@ -101,16 +86,16 @@ def test_log_likelihood_with_log_of_zero_fails(tmp_path):
     naive = ("\n\ndef log_likelihood(theta, X, y):\n"
              "    h = predict_proba(theta, X)\n"
              "    return np.sum(y * np.log(h) + (1 - y) * np.log(1 - h))\n")
-    report = grade_file(_mutant(tmp_path, LOGISTIC, append=naive), seed=0)
-    assert _failing(report) == {"log_likelihood"}
+    report = grade_file(mutant(tmp_path, LOGISTIC, append=naive), seed=0)
+    assert failing(report) == {"log_likelihood"}
     assert "divide by zero" in report.function("log_likelihood").explanation
 
 
 def test_taylor_polynomial_missing_the_factorial_fails(tmp_path):
-    path = _mutant(tmp_path, TAYLOR, "total = total + d * dx**k / math.factorial(k)",
+    path = mutant(tmp_path, TAYLOR, "total = total + d * dx**k / math.factorial(k)",
                    "total = total + d * dx**k")
     report = grade_file(path, seed=0)
-    assert _failing(report) == {"taylor_polynomial"}
+    assert failing(report) == {"taylor_polynomial"}
     assert "classic mistake: missing factorial" in report.function("taylor_polynomial").explanation
 
 
@@ -135,6 +120,6 @@ def test_taylor_polynomial_missing_the_factorial_fails(tmp_path):
      "grad_hess", "should raise ValueError"),
 ], ids=["leaf-sign", "gain-half", "gain-gamma", "score-gamma", "g-sign", "no-raise"])
 def test_taylor_mistakes_fail_with_their_message(tmp_path, old, new, function, message):
-    report = grade_file(_mutant(tmp_path, TAYLOR, old, new), seed=0)
-    assert _failing(report) == {function}
+    report = grade_file(mutant(tmp_path, TAYLOR, old, new), seed=0)
+    assert failing(report) == {function}
     assert message in report.function(function).explanation

@@ -5,26 +5,11 @@ mistake reaches, with the right explanation."""
 import pytest
 
 from mlquiz.curriculum import get_exercise
+from conftest import failing, mutant
 from mlquiz.grading import grade_file
 
 PRIMAL = get_exercise("svm_primal")
 DUAL = get_exercise("svm_dual")
-
-
-def _failing(report):
-    return {f.name for f in report.functions if f.verdict != "pass"}
-
-
-def _mutant(tmp_path, exercise, old=None, new=None, append=""):
-    """The reference of ``exercise`` with ``old`` (which must occur exactly once) replaced by
-    ``new``, and ``append`` added at the end, written to tmp_path under the exercise's name."""
-    source = exercise.reference_path.read_text(encoding="utf-8")
-    if old is not None:
-        assert source.count(old) == 1, f"{old!r} not found exactly once in the reference"
-        source = source.replace(old, new)
-    path = tmp_path / exercise.file
-    path.write_text(source + append, encoding="utf-8")
-    return path
 
 
 def _grade(path, seed=0):
@@ -54,35 +39,35 @@ def test_stub_is_not_implemented(exercise):
 
 
 def test_subgradient_counting_margin_one_fails(tmp_path):
-    path = _mutant(tmp_path, PRIMAL, "active = y * (X @ w + b) < 1.0",
+    path = mutant(tmp_path, PRIMAL, "active = y * (X @ w + b) < 1.0",
                    "active = y * (X @ w + b) <= 1.0")
     report = _grade(path)
-    assert _failing(report) == {"hinge_subgradient"}
+    assert failing(report) == {"hinge_subgradient"}
     explanation = report.function("hinge_subgradient").explanation
     assert "margin exactly 1" in explanation  # the case, and the classic mistake
     assert "looks like a classic mistake: counted the samples with margin exactly 1" in explanation
 
 
 def test_subgradient_without_the_regulariser_fails(tmp_path):
-    path = _mutant(tmp_path, PRIMAL, "dw = w - C * X[active].T @ y[active]",
+    path = mutant(tmp_path, PRIMAL, "dw = w - C * X[active].T @ y[active]",
                    "dw = -C * X[active].T @ y[active]")
     report = _grade(path)
-    assert _failing(report) == {"hinge_subgradient"}
+    assert failing(report) == {"hinge_subgradient"}
     assert "left out the regulariser's gradient w" in report.function(
         "hinge_subgradient").explanation
 
 
 def test_objective_without_the_half_fails(tmp_path):
-    path = _mutant(tmp_path, PRIMAL, "return float(0.5 * w @ w + C", "return float(w @ w + C")
+    path = mutant(tmp_path, PRIMAL, "return float(0.5 * w @ w + C", "return float(w @ w + C")
     report = _grade(path)
-    assert _failing(report) == {"hinge_objective"}
+    assert failing(report) == {"hinge_objective"}
     assert "lacks its 0.5" in report.function("hinge_objective").explanation
 
 
 def test_fit_that_stops_early_fails_on_its_objective(tmp_path):
-    path = _mutant(tmp_path, PRIMAL, "tol=1e-9, max_iter=1_000_000", "tol=1e-9, max_iter=10")
+    path = mutant(tmp_path, PRIMAL, "tol=1e-9, max_iter=1_000_000", "tol=1e-9, max_iter=10")
     report = _grade(path)
-    assert _failing(report) == {"fit_primal"}
+    assert failing(report) == {"fit_primal"}
     explanation = report.function("fit_primal").explanation
     assert explanation.startswith("objective reached: the objective reached, J(w, b) =")
     assert "above the optimum" in explanation and "at most 0.001 above" in explanation
@@ -101,15 +86,15 @@ def fit_primal(X, y, C):
 
 
 def test_fit_by_subgradient_descent_fails(tmp_path):
-    report = _grade(_mutant(tmp_path, PRIMAL, append=SUBGRADIENT_DESCENT))
-    assert _failing(report) == {"fit_primal"}
+    report = _grade(mutant(tmp_path, PRIMAL, append=SUBGRADIENT_DESCENT))
+    assert failing(report) == {"fit_primal"}
     assert "above the optimum" in report.function("fit_primal").explanation
 
 
 def test_fit_returning_a_wrong_shape_fails(tmp_path):
-    path = _mutant(tmp_path, PRIMAL, "return X.T @ (alpha * y), b", "return X.T @ (alpha * y)")
+    path = mutant(tmp_path, PRIMAL, "return X.T @ (alpha * y), b", "return X.T @ (alpha * y)")
     report = _grade(path)
-    assert _failing(report) == {"fit_primal"}
+    assert failing(report) == {"fit_primal"}
     assert "must return two values (w, b)" in report.function("fit_primal").explanation
 
 
@@ -118,9 +103,9 @@ def test_fit_returning_a_wrong_shape_fails(tmp_path):
 
 
 def test_bias_over_every_support_vector_fails(tmp_path):
-    path = _mutant(tmp_path, DUAL, "free = (alpha > tol) & (alpha < C - tol)", "free = alpha > tol")
+    path = mutant(tmp_path, DUAL, "free = (alpha > tol) & (alpha < C - tol)", "free = alpha > tol")
     report = _grade(path)
-    assert _failing(report) == {"bias_from_dual"}
+    assert failing(report) == {"bias_from_dual"}
     explanation = report.function("bias_from_dual").explanation
     assert "looks like a classic mistake: the bias was taken from bound support vectors" in (
         explanation)
@@ -137,8 +122,8 @@ def bias_from_dual(alpha, K, y, C, tol=1e-8):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_bias_from_a_bound_support_vector_fails(tmp_path, seed):
-    report = _grade(_mutant(tmp_path, DUAL, append=BIAS_FROM_A_BOUND_VECTOR), seed)
-    assert _failing(report) == {"bias_from_dual"}
+    report = _grade(mutant(tmp_path, DUAL, append=BIAS_FROM_A_BOUND_VECTOR), seed)
+    assert failing(report) == {"bias_from_dual"}
     explanation = report.function("bias_from_dual").explanation
     assert "b differs from the expected value" in explanation
     assert "the bias was taken from bound support vectors (alpha = C)" in explanation
@@ -146,78 +131,78 @@ def test_bias_from_a_bound_support_vector_fails(tmp_path, seed):
 
 
 def test_bias_ignoring_tol_fails(tmp_path):
-    path = _mutant(tmp_path, DUAL, "free = (alpha > tol) & (alpha < C - tol)",
+    path = mutant(tmp_path, DUAL, "free = (alpha > tol) & (alpha < C - tol)",
                    "free = (alpha > 0) & (alpha < C)")
     report = _grade(path)
-    assert _failing(report) == {"bias_from_dual"}
+    assert failing(report) == {"bias_from_dual"}
     explanation = report.function("bias_from_dual").explanation
     assert "tol=1e-3" in explanation and "ignored tol" in explanation
 
 
 def test_smo_that_stops_after_a_few_steps_fails(tmp_path):
-    path = _mutant(tmp_path, DUAL, "tol=1e-3, max_iter=100000)", "tol=1e-3, max_iter=5)")
+    path = mutant(tmp_path, DUAL, "tol=1e-3, max_iter=100000)", "tol=1e-3, max_iter=5)")
     report = _grade(path)
-    assert _failing(report) == {"smo_fit"}
+    assert failing(report) == {"smo_fit"}
     explanation = report.function("smo_fit").explanation
     assert explanation.startswith("dual objective: the dual objective reached, W(alpha) =")
     assert "below the optimum" in explanation and "at most 0.0001 below" in explanation
 
 
 def test_smo_with_a_loose_tolerance_fails(tmp_path):
-    path = _mutant(tmp_path, DUAL, "tol=1e-3, max_iter=100000)", "tol=0.5, max_iter=100000)")
+    path = mutant(tmp_path, DUAL, "tol=1e-3, max_iter=100000)", "tol=0.5, max_iter=100000)")
     report = _grade(path)
-    assert _failing(report) == {"smo_fit"}
+    assert failing(report) == {"smo_fit"}
     assert "below the optimum" in report.function("smo_fit").explanation
 
 
 def test_smo_bias_over_every_support_vector_fails_on_decision_values(tmp_path):
-    path = _mutant(tmp_path, DUAL, "        b = yg[free].mean()",
+    path = mutant(tmp_path, DUAL, "        b = yg[free].mean()",
                    "        b = yg[alpha > 0].mean()")
     report = _grade(path)
-    assert _failing(report) == {"smo_fit"}
+    assert failing(report) == {"smo_fit"}
     explanation = report.function("smo_fit").explanation
     assert explanation.startswith("held-out decision values: decision values f(x)")
     assert "free support vectors" in explanation
 
 
 def test_smo_breaking_the_equality_constraint_fails(tmp_path):
-    path = _mutant(tmp_path, DUAL, "        alpha[j] -= y[j] * t\n        # Land",
+    path = mutant(tmp_path, DUAL, "        alpha[j] -= y[j] * t\n        # Land",
                    "        alpha[j] -= 0.5 * y[j] * t\n        # Land")
     report = _grade(path)
-    assert "smo_fit" in _failing(report)
+    assert "smo_fit" in failing(report)
     assert "sum(alpha y) = 0 does not hold" in report.function("smo_fit").explanation
 
 
 def test_smo_accepting_an_unknown_kernel_fails(tmp_path):
     old = "raise ValueError(f\"unknown kernel {kernel!r}: use 'linear' or 'rbf'\")"
-    path = _mutant(tmp_path, DUAL, old, "K = linear_kernel(X, X)")
+    path = mutant(tmp_path, DUAL, old, "K = linear_kernel(X, X)")
     report = _grade(path)
-    assert _failing(report) == {"smo_fit"}
+    assert failing(report) == {"smo_fit"}
     assert "should raise ValueError" in report.function("smo_fit").explanation
 
 
 def test_rbf_with_the_distance_instead_of_its_square_fails(tmp_path):
-    path = _mutant(tmp_path, DUAL, "np.exp(-gamma * np.maximum(sq_dist, 0.0))",
+    path = mutant(tmp_path, DUAL, "np.exp(-gamma * np.maximum(sq_dist, 0.0))",
                    "np.exp(-gamma * np.sqrt(np.maximum(sq_dist, 0.0)))")
     report = _grade(path)
     # smo_fit builds its kernel with rbf_kernel, so it solves another problem on the RBF case.
-    assert _failing(report) == {"rbf_kernel", "smo_fit"}
+    assert failing(report) == {"rbf_kernel", "smo_fit"}
     assert "instead of its square" in report.function("rbf_kernel").explanation
 
 
 def test_dual_objective_without_the_half_fails(tmp_path):
-    path = _mutant(tmp_path, DUAL, "alpha.sum() - 0.5 * v @", "alpha.sum() - v @")
+    path = mutant(tmp_path, DUAL, "alpha.sum() - 0.5 * v @", "alpha.sum() - v @")
     report = _grade(path)
-    assert _failing(report) == {"dual_objective"}
+    assert failing(report) == {"dual_objective"}
     assert "lacks its 0.5" in report.function("dual_objective").explanation
 
 
 def test_weights_and_decision_without_labels_fail(tmp_path):
-    path = _mutant(tmp_path, DUAL, append=(
+    path = mutant(tmp_path, DUAL, append=(
         "\n\ndef weights_from_dual(alpha, X, y):\n    return X.T @ alpha\n"
         "\n\ndef decision_function(alpha, b, K_test, y):\n    return K_test @ alpha + b\n"))
     report = _grade(path)
-    assert _failing(report) == {"weights_from_dual", "decision_function"}
+    assert failing(report) == {"weights_from_dual", "decision_function"}
     for name in ("weights_from_dual", "decision_function"):
         assert "left the labels out" in report.function(name).explanation
 
