@@ -5,7 +5,7 @@ gradient without the reference's backward."""
 import numpy as np
 import pytest
 
-from conftest import reference_source
+from conftest import mutant
 from mlquiz.curriculum import data_dir, get_exercise
 from mlquiz.grading import grade_file
 from mlquiz.judging import draw_cases, load_specs
@@ -22,53 +22,52 @@ def test_reference_passes_and_stub_is_not_implemented(exercise):
     assert [f.verdict for f in stub.functions] == ["not_implemented"] * len(ex.functions)
 
 
-def grade_variant(submission, exercise, old, new):
-    source = reference_source(exercise)
-    assert old in source, "the test's edit no longer applies to the reference"
-    return grade_file(submission(exercise, source.replace(old, new, 1)), seed=11)
+def grade_variant(tmp_path, exercise, old, new):
+    return grade_file(mutant(tmp_path, get_exercise(exercise), old, new), seed=11)
 
 
 def failing(report):
+    """Explanations of the functions that did not pass, by name."""
     return {f.name: f.explanation for f in report.functions if f.verdict != "pass"}
 
 
-def test_dx_without_the_mean_of_gradient_term(submission):
-    report = grade_variant(submission, "bn_backward", "dx_hat - dx_hat.mean(axis=0) - ", "dx_hat - ")
+def test_dx_without_the_mean_of_gradient_term(tmp_path):
+    report = grade_variant(tmp_path, "bn_backward", "dx_hat - dx_hat.mean(axis=0) - ", "dx_hat - ")
     (text,) = failing(report).values()
     assert "dx differs" in text and "mean-of-gradient term" in text
 
 
-def test_unbiased_variance_used_to_normalise(submission):
-    report = grade_variant(submission, "bn_forward", "var = ((x - mu) ** 2).mean(axis=0)",
+def test_unbiased_variance_used_to_normalise(tmp_path):
+    report = grade_variant(tmp_path, "bn_forward", "var = ((x - mu) ** 2).mean(axis=0)",
                            "var = ((x - mu) ** 2).sum(axis=0) / max(len(x) - 1, 1)")
     assert set(failing(report)) == {"batchnorm_forward", "batchnorm_train_step"}
     assert "unbiased variance (N - 1)" in failing(report)["batchnorm_forward"]
 
 
-def test_bn_backward_with_the_unbiased_variance(submission):
-    report = grade_variant(submission, "bn_backward", "inv_std = 1 / np.sqrt(((x - mu) ** 2).mean(axis=0) + eps)",
+def test_bn_backward_with_the_unbiased_variance(tmp_path):
+    report = grade_variant(tmp_path, "bn_backward", "inv_std = 1 / np.sqrt(((x - mu) ** 2).mean(axis=0) + eps)",
                            "inv_std = 1 / np.sqrt(((x - mu) ** 2).sum(axis=0) / max(len(x) - 1, 1) + eps)")
     (text,) = failing(report).values()
     assert "unbiased one (N - 1)" in text
 
 
-def test_db_not_summed_over_the_batch(submission):
-    report = grade_variant(submission, "backprop", "return dz @ W.T, x.T @ dz, dz.sum(axis=0)",
+def test_db_not_summed_over_the_batch(tmp_path):
+    report = grade_variant(tmp_path, "backprop", "return dz @ W.T, x.T @ dz, dz.sum(axis=0)",
                            "return dz @ W.T, x.T @ dz, dz")
     texts = failing(report)
     assert "db is not summed over the batch" in texts["dense_backward"]
     assert "db has shape" in texts["dense_backward"]
 
 
-def test_output_error_without_the_sigmoid_derivative(submission):
-    report = grade_variant(submission, "backprop", "delta = (a_out - y) * a_out * (1 - a_out)", "delta = a_out - y")
+def test_output_error_without_the_sigmoid_derivative(tmp_path):
+    report = grade_variant(tmp_path, "backprop", "delta = (a_out - y) * a_out * (1 - a_out)", "delta = a_out - y")
     texts = failing(report)
     assert list(texts) == ["backprop"]
     assert "misses the sigmoid's derivative" in texts["backprop"]
 
 
-def test_running_variance_updated_with_the_biased_one(submission):
-    report = grade_variant(submission, "bn_forward", "var_unbiased = ((x - mu) ** 2).sum(axis=0) / (n - 1)",
+def test_running_variance_updated_with_the_biased_one(tmp_path):
+    report = grade_variant(tmp_path, "bn_forward", "var_unbiased = ((x - mu) ** 2).sum(axis=0) / (n - 1)",
                            "var_unbiased = ((x - mu) ** 2).mean(axis=0)")
     texts = failing(report)
     assert list(texts) == ["batchnorm_train_step"]
@@ -76,16 +75,16 @@ def test_running_variance_updated_with_the_biased_one(submission):
     assert "unbiased one (N - 1) for the running estimate" in texts["batchnorm_train_step"]
 
 
-def test_batch_of_one_is_graded(submission):
+def test_batch_of_one_is_graded(tmp_path):
     """Normalising with np.std(ddof=1) breaks only on a batch of one: that case must catch it."""
-    report = grade_variant(submission, "bn_forward", "return gamma * (x - mu) / np.sqrt(var + eps) + beta",
+    report = grade_variant(tmp_path, "bn_forward", "return gamma * (x - mu) / np.sqrt(var + eps) + beta",
                            "return gamma * (x - mu) / np.sqrt(var + eps) + beta if len(x) > 1 else x")
     text = failing(report)["batchnorm_forward"]
     assert "batch of one" in text
 
 
-def test_train_step_must_refuse_a_batch_of_one(submission):
-    report = grade_variant(submission, "bn_forward", '        raise ValueError("batchnorm_train_step needs', '        pass  # ("')
+def test_train_step_must_refuse_a_batch_of_one(tmp_path):
+    report = grade_variant(tmp_path, "bn_forward", '        raise ValueError("batchnorm_train_step needs', '        pass  # ("')
     text = failing(report)["batchnorm_train_step"]
     assert "should raise ValueError" in text
 
