@@ -116,7 +116,8 @@ def _print_report(report):
             click.echo(f"\nyour code printed ({name}):")
             click.echo("  " + "\n  ".join(text.rstrip().splitlines()[:40]))
     counts = {v: sum(f.verdict == v for f in report.functions) for v in SYMBOLS}
-    click.echo(f"\n{len(report.functions)} functions: {counts['pass']} passed, {counts['fail']} failed, "
+    noun = "function" if len(report.functions) == 1 else "functions"
+    click.echo(f"\n{len(report.functions)} {noun}: {counts['pass']} passed, {counts['fail']} failed, "
                f"{counts['not_implemented']} not implemented ({report.seconds:.2f} s).")
     if not report.passed:
         click.echo(f"Reproduce this run: mlquiz grade {report.file} --exercise {report.exercise} "
