@@ -243,12 +243,16 @@ def _review_one(card, position: str, lang: str, checker: _Checker) -> tuple[int,
     return rating, time.monotonic() - started
 
 
-def _due_cards(store, now, topic):
+def _due_cards(store, now, topic, include_new=False):
     from mlquiz.cards.deck import DeckError, get_card
-    from mlquiz.schedule import due_items
+    from mlquiz.schedule import due_items, new_items
 
+    items = due_items(store, now, kind="card")
+    if include_new:
+        seen = {item.id for item in items}
+        items += [item for item in new_items(store, topic, "card") if item.id not in seen]
     out = []
-    for item in due_items(store, now, kind="card"):
+    for item in items:
         try:
             found = get_card(item.ref)  # loads only the files of the topics due
         except DeckError as exc:
@@ -278,9 +282,11 @@ def _say_due_exercise(store, now) -> None:
 @click.command()
 @click.option("--topic", metavar="TOPIC", help="Only the cards of one topic (e.g. bn_backward).")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Review at most N cards.")
+@click.option("--new", "include_new", is_flag=True,
+              help="Also study new cards now, beyond today's allowance of new items.")
 @lang_option
 @db_option
-def review(topic, limit, lang, db):
+def review(topic, limit, include_new, lang, db):
     """Review the flashcards that are due, one question at a time.
 
     Type an answer to have it checked (a formula such as 1/(1+exp(-z)), e^(-z), 2x or
@@ -294,6 +300,7 @@ def review(topic, limit, lang, db):
     Examples:
       mlquiz review
       mlquiz review --topic bn_backward --lang zh
+      mlquiz review --topic svm_dual --new
       printf 'x.T @ dz\\n\\n' | mlquiz review --limit 1
     """
     from mlquiz.schedule import record_review
@@ -305,7 +312,7 @@ def review(topic, limit, lang, db):
     had_due = False
     with opened(db) as store:
         try:
-            batch = _due_cards(store, _now(), topic)
+            batch = _due_cards(store, _now(), topic, include_new)
             had_due = bool(batch)
             if batch:
                 total = len(batch) if limit is None else min(limit, len(batch))
@@ -326,6 +333,14 @@ def review(topic, limit, lang, db):
             click.echo("Session ended; every rating given so far is saved.")
         if not had_due:
             click.echo("No flashcards are due" + (f" in {topic}" if topic else "") + " now.")
+            from mlquiz.schedule import new_items
+
+            waiting = len(new_items(store, topic, "card"))
+            if waiting and not include_new:
+                click.echo(f"{waiting} new card{'s' if waiting != 1 else ''}"
+                           + (f" of {topic}" if topic else "") + " wait their turn (new items enter in "
+                           "curriculum order, a few a day); study them now with "
+                           f"`mlquiz review{' --topic ' + topic if topic else ''} --new`.")
         elif done == 0:
             click.echo("No card reviewed.")
         else:

@@ -323,6 +323,15 @@ def _new_items(store: Store, limit: int) -> list[DueItem]:
     return [_due_item(r) for r in rows]
 
 
+def new_items(store: Store, topic: str | None = None, kind: str | None = None) -> list[DueItem]:
+    """Every new item (of ``topic``, of ``kind``) in curriculum order, whatever today's
+    allowance: for a learner who chooses to study a topic now."""
+    rows = store.rows(f"SELECT {_ITEM_COLUMNS} FROM items WHERE state = 0 AND active = 1 "
+                      "AND (? IS NULL OR topic = ?) AND (? IS NULL OR kind = ?) ORDER BY position",
+                      (topic, topic, kind, kind))
+    return [_due_item(r) for r in rows]
+
+
 def due_items(store: Store, now: datetime | None = None, kind: str | None = None) -> list[DueItem]:
     """Items to practise now: reviewed items due now, most overdue first, then the new items
     allowed today in curriculum order. ``kind``: only ``"exercise"`` or only ``"card"``

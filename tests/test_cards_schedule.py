@@ -47,3 +47,18 @@ def test_hint_points_to_the_cards(tmp_path):
     assert result.returncode == 0
     first = cards_for_exercise("bn_backward")[0]
     assert f"mlquiz card {first}" in result.stdout
+
+
+def test_review_new_cards_of_a_topic_on_purpose(tmp_path):
+    db = str(tmp_path / "s.db")
+    idle = subprocess.run([MLQUIZ, "review", "--topic", "logistic_regression", "--db", db],
+                          input="", capture_output=True, text=True, timeout=60)
+    assert "No flashcards are due in logistic_regression" in idle.stdout
+    assert "--topic logistic_regression --new" in idle.stdout
+    studied = subprocess.run([MLQUIZ, "review", "--topic", "logistic_regression", "--new", "--limit", "1",
+                              "--db", db], input="1/(1+exp(-z))\n\n", capture_output=True, text=True, timeout=60)
+    assert studied.returncode == 0, studied.stderr
+    assert "Reviewed 1 card (1 good)" in studied.stdout
+    with schedule.open_store(db) as store:
+        (row,) = schedule.history(store, "card:logistic_regression.sigmoid")
+    assert row["rating"] == 3 and row["source"] == "flashcard"
