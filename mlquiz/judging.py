@@ -96,8 +96,10 @@ def _judge_function(spec, cases, indices, run, reference) -> FunctionReport:
     if run.import_error:
         error = run.import_error
         result.verdict = FAIL
-        result.failure = failure_details(f"your file failed to load: {error['type']}: {error['message']}",
-                                  traceback=error.get("traceback") or None)
+        message = f"your file failed to load: {error['type']}: {error['message']}"
+        if error["type"] == "ModuleNotFoundError":
+            message += " (exercises run with numpy and the standard library only)"
+        result.failure = failure_details(message, traceback=error.get("traceback") or None)
         return result
     if spec.name not in run.functions_defined:
         result.verdict = FAIL

@@ -196,6 +196,17 @@ def test_importing_the_reference_fails(submission, cheat):
     assert "not mlquiz's reference" in f.explanation
 
 
+def test_other_libraries_are_not_available(submission):
+    f = only(grade_file(submission("bn_backward", "import scipy\n")))
+    assert f.verdict == "fail"
+    assert "ModuleNotFoundError" in f.explanation and "numpy and the standard library only" in f.explanation
+
+
+def test_underflow_is_not_a_warning_that_fails(submission):
+    source = CORRECT_BN.replace("    mu = x.mean(axis=0)\n", "    np.exp(-np.full(3, 1e3))\n    mu = x.mean(axis=0)\n", 1)
+    assert grade_file(submission("bn_backward", source)).passed
+
+
 def test_reference_cannot_be_imported_inside_the_sandbox(submission):
     """Even past the static check, neither mlquiz nor the references are importable."""
     path = submission("bn_backward", """\
