@@ -24,8 +24,10 @@ def main():
 
     \b
     Start here:
+      mlquiz init exercises/           copy the exercise stubs to fill in
       mlquiz next                      what to practise now
       mlquiz grade exercises/bn_backward.py
+      mlquiz review                    the flashcards due now
       mlquiz topics                    the curriculum
     """
 

@@ -109,6 +109,8 @@ def grade_file(path, exercise: str | None = None, seed: int | None = None,
     ``exercise`` is given). ``seed`` defaults to a fresh random one, printed in the report."""
     started = time.perf_counter()
     path = Path(path)
+    if path.is_dir():
+        raise GradingError(f"{path} is a folder; grade one file, or every file in it with --all")
     if not path.is_file():
         raise GradingError(f"no such file: {path}")
     found = get_exercise(exercise or path.name)

@@ -41,7 +41,7 @@ __all__ = [
     "next_item", "due_items", "record_review", "record_graded_submission", "record_attempt",
     "record_reports", "record_hint", "hint_count", "history", "stats", "attempts", "get_attempt",
     "reset_exercise", "restore_attempt", "default_file", "get_config", "set_config",
-    "config_values", "resolve_item", "catalogue", "sync_items",
+    "config_values", "resolve_item", "catalogue", "sync_items", "new_items",
 ]
 
 KINDS = ("exercise", "card")

@@ -37,6 +37,7 @@ def test_stub_exits_1_and_says_not_implemented():
 
 @pytest.mark.parametrize("args, message", [
     (["grade", "no/such/file.py"], "no such file"),
+    (["grade", "{folder}"], "is a folder"),
     (["grade", "{ref}", "--exercise", "nonsense"], "unknown exercise 'nonsense'"),
     (["grade", "{other}"], "cannot tell which exercise"),
     (["grade"], "which file?"),
@@ -45,7 +46,7 @@ def test_stub_exits_1_and_says_not_implemented():
 def test_usage_errors_exit_2_without_traceback(tmp_path, args, message):
     other = tmp_path / "mine.py"
     other.write_text("x = 1\n")
-    args = [a.format(ref=data_dir("reference") / "bn_backward.py", other=other) for a in args]
+    args = [a.format(ref=data_dir("reference") / "bn_backward.py", other=other, folder=tmp_path) for a in args]
     result = run(*args, "--no-record")
     assert result.returncode == 2
     assert message in result.stderr
