@@ -131,13 +131,20 @@ def decode(data, np, max_elements=10**8):
 
 
 def _limit_resources(memory_mb, cpu_seconds):
+    """Hard limits the learner's code cannot raise. A system that refuses one (macOS does not
+    enforce RLIMIT_AS) keeps the other limits and the grading process's wall-clock deadline."""
     import resource
 
+    limits = []
     if memory_mb > 0:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        limits.append((resource.RLIMIT_AS, memory_mb * 1024 * 1024, memory_mb * 1024 * 1024))
     if cpu_seconds > 0:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+        limits.append((resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1))
+    for kind, soft, hard in limits:
+        try:
+            resource.setrlimit(kind, (soft, hard))
+        except (ValueError, OSError):
+            pass
 
 
 def _trimmed_traceback(exc, submission):
