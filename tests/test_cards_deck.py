@@ -14,6 +14,8 @@ import pytest
 import sympy
 from sympy.parsing.latex import parse_latex
 
+from mlquiz.numeric import numerical_gradient
+
 from mlquiz.cards import check
 from mlquiz.cards.deck import (
     DeckError,
@@ -254,19 +256,6 @@ def test_derivative_cards_agree_with_sympy_diff(card_id, derivative):
     verdict = check.compare_formulas(expected, derivative.xreplace(mapping),
                                      {table[n]: d for n, d in card.symbols.items()}, seed=0)
     assert verdict.correct, verdict.message
-
-
-def numerical_gradient(fn, x, h=1e-6):
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        old = x[index]
-        x[index] = old + h
-        plus = fn(x)
-        x[index] = old - h
-        minus = fn(x)
-        x[index] = old
-        grad[index] = (plus - minus) / (2 * h)
-    return grad
 
 
 def evaluate(card_id, env):
