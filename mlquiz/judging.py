@@ -20,6 +20,7 @@ from mlquiz.spec import Call, Case, FunctionSpec, Mismatch, Result
 
 
 def load_specs(exercise: Exercise) -> list:
+    """The FunctionSpecs of an exercise, in the order of its declared functions."""
     specs = importlib.import_module(f"mlquiz.specs.{exercise.id}").FUNCTIONS
     assert [s.name for s in specs] == list(exercise.functions), exercise.id
     return specs
@@ -75,11 +76,7 @@ def grade_in_sandbox(sandbox, exercise: Exercise, seed: int, timeout: float, rep
     function to ``report``."""
     specs = load_specs(exercise)
     cases = [draw_cases(spec, seed, i) for i, spec in enumerate(specs)]
-    jobs, owners = [], []
-    for spec, spec_cases in zip(specs, cases):
-        for case in spec_cases:
-            jobs.append(_encode_job(spec, case))
-            owners.append((spec, case))
+    jobs = [_encode_job(spec, case) for spec, spec_cases in zip(specs, cases) for case in spec_cases]
     run = sandbox.run(report.source, jobs, timeout)
     report.stdout, report.stderr = run.stdout, run.stderr
     reference = load_reference(exercise.id)
@@ -109,7 +106,7 @@ def _judge_function(spec, cases, indices, run, reference) -> FunctionReport:
         event = run.results.get(index)
         failure, not_implemented = _judge_case(spec, case, event, run, reference)
         if event is not None:
-            result.seconds += float(event.get("seconds", 0.0) or 0.0)
+            result.seconds += event["seconds"]
         if not_implemented:
             result.verdict = NOT_IMPLEMENTED
             result.failure = failure
@@ -152,7 +149,7 @@ def _judge_case(spec, case, event, run, reference):
                         "graded functions must not change their arguments", **where), False
     try:
         got = wire.decode(event.get("value"), np)
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         return failure_details(f"{spec.name} returned something mlquiz cannot read", **where), False
     problem = _unreadable(got)
     if problem:

@@ -102,6 +102,28 @@ def _kill_group(process):
         pass
 
 
+def _checked_error(error) -> dict:
+    """An error as the child reported it, with every field a string (the child is untrusted)."""
+    error = error if isinstance(error, dict) else {}
+    checked = {key: str(error.get(key) or "") for key in ("type", "message", "traceback")}
+    checked["type"] = checked["type"] or "Error"
+    checked["function"] = error.get("function") if isinstance(error.get("function"), str) else None
+    return checked
+
+
+def _checked_result(event: dict) -> dict:
+    """A result event with the types the grading process relies on, whatever the child sent."""
+    def strings(key):
+        value = event.get(key)
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    seconds = event.get("seconds")
+    return {"ok": event.get("ok") is True, "value": event.get("value"),
+            "mutated": strings("mutated"), "warnings": strings("warnings"),
+            "seconds": float(seconds) if isinstance(seconds, (int, float)) else 0.0,
+            "error": None if event.get("ok") is True else _checked_error(event.get("error"))}
+
+
 def _describe_exit(returncode) -> str:
     if returncode is None:
         return "the process stopped answering"
@@ -225,20 +247,22 @@ def _run_once(process, read_fd, source, jobs, remaining, timeout, run, stdout_pa
                 try:
                     event = json.loads(line)
                     kind = event["event"]
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, RecursionError):
                     continue  # not ours: something the learner's code wrote to our pipe
                 if kind == "import_error":
-                    run.import_error = event.get("error")
+                    run.import_error = _checked_error(event.get("error"))
                     finished = True
                 elif kind == "imported":
-                    run.functions_defined = list(event.get("functions", []))
+                    functions = event.get("functions")
+                    run.functions_defined = [f for f in functions if isinstance(f, str)] \
+                        if isinstance(functions, list) else []
                 elif kind == "start":
                     current = event.get("function")
                     deadline = time.monotonic() + timeout
                 elif kind == "result" and isinstance(event.get("job"), int):
                     if 0 <= event["job"] < len(remaining):
                         job_index = remaining[event["job"]]
-                        run.results[job_index] = event
+                        run.results[job_index] = _checked_result(event)
                         answered.add(job_index)
                 elif kind == "done":
                     finished = True

@@ -221,6 +221,30 @@ def test_reference_cannot_be_imported_inside_the_sandbox(submission):
     assert "ModuleNotFoundError" in f.explanation
 
 
+@pytest.mark.parametrize("forged", [
+    '{"event": "result", "job": 0, "ok": true, "value": {"$a": "!!", "dtype": "f8", "shape": [1]}, '
+    '"mutated": 3, "warnings": "no", "seconds": "soon"}',
+    '{"event": "result", "job": 0, "ok": false, "error": ["not", "a", "dict"]}',
+    '{"event": "import_error", "error": 42}',
+    '{"event": "imported", "functions": {"batchnorm_backward": 1}}',
+    '{"event": "result", "job": 99, "ok": true}',
+    'not json at all',
+    '{"event": "result", "job": 0, "ok": true, "value": ' + "[" * 100_000 + "]" * 100_000 + '}',
+    '{"event": "result", "job": 0, "ok": true, "value": ' + '{"$t": ' * 5_000 + '1' + '}' * 5_000 + '}',
+])
+def test_forged_events_on_the_result_pipe_cannot_crash_mlquiz(submission, forged):
+    """The child's pipe is the learner's to write to as well: whatever comes through it is
+    checked before use, and a forged answer is judged like any other."""
+    path = submission("bn_backward", f"""\
+        import os, sys
+        os.write(int(sys.argv[3]), {(forged + chr(10) + '{"event": "done"}' + chr(10)).encode()!r})
+        os._exit(0)
+        """)
+    f = only(grade_file(path, timeout=2))
+    assert f.verdict == "fail"
+    assert f.explanation
+
+
 def test_slow_but_correct_passes(submission):
     source = CORRECT_BN.replace("    mu = x.mean(axis=0)\n", "    import time; time.sleep(0.1)\n    mu = x.mean(axis=0)\n", 1)
     report = grade_file(submission("bn_backward", source), timeout=3)
