@@ -90,8 +90,11 @@ def _record(db, reports):
         recorded = schedule.record_reports(db, reports)
     except (StoreError, schedule.ScheduleError) as exc:
         raise click.ClickException(f"the verdict was not recorded: {exc}") from None
-    for attempt in recorded:
-        click.echo(_recorded_words(attempt), err=True)
+    for report, attempt in zip(reports, recorded):
+        if attempt is None:
+            click.echo(f"not recorded: nothing in {report.file} is implemented yet", err=True)
+        else:
+            click.echo(_recorded_words(attempt), err=True)
 
 
 def _print_report(report):

@@ -15,8 +15,12 @@ Rules of mlquiz on top of FSRS:
   review is an Again of the same day is stored as an attempt but is not a review (no new
   lapse); the next pass is the recovery. Its duration is the time since ``mlquiz next``
   showed the exercise or it was last graded, whichever is later.
+* A graded file in which every function is still "not implemented" (an untouched stub) is
+  neither a review nor an attempt.
 * Every graded file's source is kept in ``submissions`` with its verdict, and so is a file
   that ``reset`` or ``restore`` is about to overwrite.
+* Failing an exercise calls for the flashcards of its formulas (``items.requested_at``): they
+  are due at once, until their next review.
 
 ``fsrs`` and sqlite-utils are imported only where a review or a write needs them, so
 ``next_item`` stays cheap.
@@ -566,13 +570,18 @@ def record_graded_submission(store: Store, exercise_id: str, file_path, source, 
     return record_attempt(store, exercise_id, file_path, source, passed, report, now).rating
 
 
-def record_reports(db, reports, now: datetime | None = None) -> list[Attempt]:
-    """Record grading reports (``mlquiz.grading.Report``: ``exercise``, ``file``, ``passed``,
-    ``to_dict()``) in the database at ``db`` (None: the default one)."""
+def record_reports(db, reports, now: datetime | None = None) -> list[Attempt | None]:
+    """Record grading reports (``mlquiz.grading.Report``: ``exercise``, ``file``, ``source``,
+    ``passed``, ``functions``, ``to_dict()``) in the database at ``db`` (None: the default one).
+    Returns an Attempt for each report, or None for a file with nothing implemented yet (an
+    untouched stub is not a review)."""
     now = _now(now)
     results = []
     with open_store(db) as store:
         for report in reports:
+            if all(f.verdict == "not_implemented" for f in report.functions):
+                results.append(None)
+                continue
             results.append(record_attempt(store, report.exercise, Path(report.file), report.source,
                                           report.passed, report, now))
     return results

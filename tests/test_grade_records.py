@@ -26,10 +26,12 @@ def ratings(db, item):
 
 def test_fail_fail_pass_hint_pass(tmp_path):
     db = tmp_path / "s.db"
-    stub = data_dir("exercises") / "l2_regularization.py"
     ref = data_dir("reference") / "l2_regularization.py"
-    assert mlquiz("grade", stub, db=db, now="2026-01-01T10:00:00Z").returncode == 1
-    second = mlquiz("grade", stub, db=db, now="2026-01-01T10:05:00Z")
+    wrong = tmp_path / "l2_regularization.py"
+    wrong.write_text(ref.read_text().replace("return float(lam / 2 * np.sum(w**2))", "return float(lam * np.sum(w**2))"))
+    assert wrong.read_text() != ref.read_text()
+    assert mlquiz("grade", wrong, db=db, now="2026-01-01T10:00:00Z").returncode == 1
+    second = mlquiz("grade", wrong, db=db, now="2026-01-01T10:05:00Z")
     assert "no new lapse" in second.stderr
     assert mlquiz("grade", ref, db=db, now="2026-01-01T10:10:00Z").returncode == 0
     assert ratings(db, "l2") == ["Again", "Good"]
@@ -38,6 +40,15 @@ def test_fail_fail_pass_hint_pass(tmp_path):
     assert ratings(db, "l2") == ["Again", "Good", "Hard"]
     attempts = mlquiz("attempts", "l2", db=db)
     assert attempts.returncode == 0 and attempts.stdout.count("\n") >= 4
+
+
+def test_an_untouched_stub_is_not_a_review(tmp_path):
+    db = tmp_path / "s.db"
+    result = mlquiz("grade", data_dir("exercises") / "l2_regularization.py", db=db)
+    assert result.returncode == 1
+    assert "not recorded: nothing in" in result.stderr
+    assert ratings(db, "l2") == []
+    assert "No stored attempts of l2 yet" in mlquiz("attempts", "l2", db=db).stdout
 
 
 def test_no_record_leaves_the_schedule_alone(tmp_path):
