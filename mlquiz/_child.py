@@ -147,21 +147,15 @@ def _limit_resources(memory_mb, cpu_seconds):
             pass
 
 
-def _trimmed_traceback(exc, submission):
-    """The traceback of an exception, keeping only the frames of the learner's file."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == submission]
-    lines = traceback.format_list(frames)
-    lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)
-
-
 def _error(exc, submission):
+    """An exception as the grading process reads it: its traceback keeps only the frames of
+    the learner's file, and ``function`` names the learner's function it was raised in."""
     message = str(exc)
     if len(message) > 2000:
         message = message[:2000] + " ..."
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == submission]
-    return {"type": type(exc).__name__, "message": message,
-            "traceback": _trimmed_traceback(exc, submission),
+    trimmed = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    return {"type": type(exc).__name__, "message": message, "traceback": "".join(trimmed),
             "function": frames[-1].name if frames else None}
 
 
