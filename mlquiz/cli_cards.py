@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli_schedule import db_option, opened
+from mlquiz.cli_schedule import db_option, display_path, opened
 
 LANGS = ("en", "zh")
 RATING_NAMES = {1: "again", 2: "hard", 3: "good", 4: "easy"}
@@ -269,11 +269,7 @@ def _say_due_exercise(store, now) -> None:
     if not exercises_due:
         return
     item = exercises_due[0]
-    path = default_file(store, item.ref)
-    try:
-        shown = str(path.relative_to(Path.cwd()))
-    except ValueError:
-        shown = str(path)
+    shown = display_path(default_file(store, item.ref))
     more = len(exercises_due) - 1
     also = f" ({more} more exercise{'s' if more != 1 else ''} due)" if more else ""
     click.echo(f"Exercise due: {item.ref}{also}. Grade it with: mlquiz grade {shown}")

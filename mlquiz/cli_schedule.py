@@ -98,7 +98,8 @@ def _relative(moment: datetime, now: datetime) -> str:
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
-def _display_path(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """A path as the learner would type it: relative to the current folder when inside it."""
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
@@ -135,7 +136,7 @@ def next_command(as_json, db):
         item = found.item
         if item is not None and item.kind == "exercise":
             path = default_file(store, item.ref)
-            data["file"] = _display_path(path)
+            data["file"] = display_path(path)
             data["command"] = f"mlquiz grade {data['file']}"
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
@@ -157,7 +158,7 @@ def next_command(as_json, db):
         if item.new:
             click.echo(f"  Implement the functions in {data['file']}, then grade it:")
             if not Path(data["file"]).expanduser().exists():
-                folder = _display_path(Path(data["file"]).parent)
+                folder = display_path(Path(data["file"]).parent)
                 click.echo(f"  (the file is not there yet: `mlquiz init {folder}` copies the stubs)")
         else:
             click.echo(f"  Rewrite it from memory: `mlquiz reset {item.ref}` keeps your last "
@@ -411,7 +412,7 @@ def attempts(exercise, as_json, db):
         else:
             rating = RATINGS[row["rating"]]
         click.echo(f"{row['attempt']:>3}  {_show_time(row['created_at']):20}  {_verdict(row):7}  "
-                   f"{rating:27}  {_display_path(Path(row['file_path']))}")
+                   f"{rating:27}  {display_path(Path(row['file_path']))}")
     click.echo(f"`mlquiz restore {found.id} --attempt N` brings one back.")
 
 
@@ -437,8 +438,8 @@ def reset(exercise, file, db):
     with opened(db) as store:
         change = reset_exercise(store, found.id, file, now)
     _report_saved(change)
-    click.echo(f"Wrote a fresh stub to {_display_path(change.path)}: rewrite it from memory, then "
-               f"`mlquiz grade {_display_path(change.path)}`.")
+    click.echo(f"Wrote a fresh stub to {display_path(change.path)}: rewrite it from memory, then "
+               f"`mlquiz grade {display_path(change.path)}`.")
 
 
 @click.command()
@@ -466,7 +467,7 @@ def restore(exercise, attempt, file, db):
         change = restore_attempt(store, found.id, attempt, file, now)
     _report_saved(change)
     click.echo(f"Restored attempt {change.restored_attempt} of {found.id} to "
-               f"{_display_path(change.path)}.")
+               f"{display_path(change.path)}.")
 
 
 def _report_saved(change) -> None:
