@@ -60,3 +60,18 @@ def day_start(moment: datetime) -> datetime:
 
 def next_day_start(moment: datetime) -> datetime:
     return day_start(moment) + timedelta(days=1)
+
+
+def current(moment: datetime | None = None) -> datetime:
+    """``moment`` in UTC to the second, or the current time (``now()``) when it is None."""
+    return now() if moment is None else as_utc(moment)
+
+
+def format_optional(moment: datetime | None) -> str | None:
+    """``format_time``, passing None through (a time not set yet)."""
+    return None if moment is None else format_time(moment)
+
+
+def parse_optional(text: str | None) -> datetime | None:
+    """``parse_time`` of a stored time, passing None through (a column not set yet)."""
+    return None if text is None else parse_time(text)

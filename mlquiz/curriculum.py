@@ -71,3 +71,22 @@ def get_exercise(name: str) -> Exercise | None:
         if name in (exercise.id, exercise.file, exercise.stem):
             return exercise
     return None
+
+
+def display_path(path: Path) -> str:
+    """A path as the learner would type it: relative to the current folder when inside it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def grade_command(path: Path, exercise_id: str) -> str:
+    """The ``mlquiz grade`` command for an exercise's file, with ``--exercise`` where the
+    file's name does not say which exercise it is."""
+    shown = display_path(path)
+    command = f"mlquiz grade {shown}"
+    found = get_exercise(Path(path).name)
+    if found is None or found.id != exercise_id:
+        command += f" --exercise {exercise_id}"
+    return command

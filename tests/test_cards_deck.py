@@ -14,7 +14,7 @@ import pytest
 import sympy
 from sympy.parsing.latex import parse_latex
 
-from mlquiz.numeric import numerical_gradient
+from mlquiz.grading.numeric import numerical_gradient
 
 from mlquiz.cards import check
 from mlquiz.cards.deck import (

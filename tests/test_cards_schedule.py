@@ -6,7 +6,10 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from mlquiz import schedule
+from mlquiz.schedule.attempts import record_attempt
+from mlquiz.schedule.items import open_schedule
+from mlquiz.schedule.review import due_items, record_review
+from mlquiz.schedule.stats import history
 from mlquiz.cards.deck import cards_for_exercise
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -14,19 +17,19 @@ MLQUIZ = str(Path(sys.executable).with_name("mlquiz"))
 
 
 def due_cards(store, now):
-    return {item.id for item in schedule.due_items(store, now, kind="card")}
+    return {item.id for item in due_items(store, now, kind="card")}
 
 
 def test_failing_an_exercise_makes_its_cards_due_now(tmp_path):
     cards = {f"card:{c}" for c in cards_for_exercise("svm_dual")}
     assert cards
-    with schedule.open_store(tmp_path / "s.db") as store:
+    with open_schedule(tmp_path / "s.db") as store:
         assert not cards & due_cards(store, T0)  # new, and beyond today's first new items
-        schedule.record_attempt(store, "svm_dual", tmp_path / "svm_dual.py", "x = 1\n", False, None, T0)
+        record_attempt(store, "svm_dual", tmp_path / "svm_dual.py", "x = 1\n", False, None, T0)
         later = T0 + timedelta(minutes=1)
         assert cards <= due_cards(store, later)
         first = sorted(cards)[0]
-        schedule.record_review(store, first, 3, "flashcard", 5.0, later)
+        record_review(store, first, 3, "flashcard", 5.0, later)
         assert first not in due_cards(store, later)
         assert (cards - {first}) <= due_cards(store, later)
         # reviewing it cleared the call: its state is the FSRS one again
@@ -36,8 +39,8 @@ def test_failing_an_exercise_makes_its_cards_due_now(tmp_path):
 
 def test_passing_does_not_call_the_cards(tmp_path):
     cards = {f"card:{c}" for c in cards_for_exercise("gbdt")}
-    with schedule.open_store(tmp_path / "s.db") as store:
-        schedule.record_attempt(store, "gbdt", tmp_path / "gbdt.py", "x = 1\n", True, None, T0)
+    with open_schedule(tmp_path / "s.db") as store:
+        record_attempt(store, "gbdt", tmp_path / "gbdt.py", "x = 1\n", True, None, T0)
         assert not cards & due_cards(store, T0 + timedelta(minutes=1))
 
 
@@ -59,6 +62,6 @@ def test_review_new_cards_of_a_topic_on_purpose(tmp_path):
                               "--db", db], input="1/(1+exp(-z))\n\n", capture_output=True, text=True, timeout=60)
     assert studied.returncode == 0, studied.stderr
     assert "Reviewed 1 card (1 good)" in studied.stdout
-    with schedule.open_store(db) as store:
-        (row,) = schedule.history(store, "card:logistic_regression.sigmoid")
+    with open_schedule(db) as store:
+        (row,) = history(store, "card:logistic_regression.sigmoid")
     assert row["rating"] == 3 and row["source"] == "flashcard"

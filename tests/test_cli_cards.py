@@ -12,11 +12,13 @@ import genanki
 import pytest
 from click.testing import CliRunner
 
-from mlquiz import cli_cards
+from mlquiz.cli import cards as cli_cards
 from mlquiz.cards.deck import load_deck
 from mlquiz.cli import main
 from mlquiz.curriculum import exercises
-from mlquiz.schedule import history, open_store, set_config
+from mlquiz.schedule.config import set_config
+from mlquiz.schedule.items import open_schedule
+from mlquiz.schedule.stats import history
 
 NOW = "2026-03-02T08:00:00Z"
 
@@ -37,7 +39,7 @@ def run(monkeypatch):
 
 
 def reviews():
-    with open_store() as store:
+    with open_schedule() as store:
         return history(store)
 
 
@@ -103,7 +105,7 @@ def test_ctrl_c_ends_the_session_keeping_the_ratings(run, monkeypatch):
 
 
 def test_nothing_due(run):
-    with open_store() as store:
+    with open_schedule() as store:
         set_config(store, "new_per_day", 0)
     result = run("review")
     assert result.exit_code == 0
@@ -111,7 +113,7 @@ def test_nothing_due(run):
 
 
 def test_review_says_which_exercise_is_due_and_how_to_grade_it(run):
-    with open_store() as store:
+    with open_schedule() as store:
         set_config(store, "new_per_day", 1000)
     result = run("review", "--limit", "1", input="\n3\n")
     assert "Exercise due: backprop" in result.output
@@ -144,7 +146,7 @@ def test_review_in_a_real_process_with_piped_answers(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Reviewed 2 cards (1 good, 1 easy)." in done.stdout
     assert done.stderr == ""
-    with open_store(tmp_path / "real.db") as store:
+    with open_schedule(tmp_path / "real.db") as store:
         assert [r["rating"] for r in history(store)] == [3, 4]
 
 

@@ -11,9 +11,13 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from mlquiz import schedule
+from mlquiz.schedule.attempts import record_attempt
+from mlquiz.schedule.items import open_schedule
+from mlquiz.schedule.review import record_review
+from mlquiz.schedule import items as schedule_items
+from test_schedule import hints_used
 from mlquiz.cli import main
-from mlquiz.cli_schedule import schedule_commands
+from mlquiz.cli.schedule import schedule_commands
 from mlquiz.curriculum import exercises, get_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +27,7 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 @pytest.fixture(autouse=True)
 def exercises_only(monkeypatch, tmp_path):
     """No flashcards (the deck is tested elsewhere) and a database of the test's own."""
-    monkeypatch.setattr(schedule, "deck_card_ids", lambda: ())
+    monkeypatch.setattr(schedule_items, "deck_card_ids", lambda: ())
     monkeypatch.setenv("MLQUIZ_DB", str(tmp_path / "db" / "mlquiz.db"))
     monkeypatch.setenv("MLQUIZ_NOW", "2026-03-02T09:00:00Z")
 
@@ -90,17 +94,17 @@ def test_next_when_nothing_is_due(db):
     assert run("config", "set", "new_per_day", "0").exit_code == 0
     assert json.loads(run("next", "--json").output) == {"item": None, "next_due": None}
     assert "Nothing is scheduled." in run("next").output
-    with schedule.open_store(db) as store:
-        schedule.record_review(store, "exercise:l2", 3, "grade", None, T0)
+    with open_schedule(db) as store:
+        record_review(store, "exercise:l2", 3, "grade", None, T0)
     assert json.loads(run("next", "--json").output) == {"item": None,
                                                         "next_due": "2026-03-02T09:10:00Z"}
     assert "Next item: 2026-03-02 09:10 UTC (in 10 min)" in run("next").output
 
 
 def test_a_due_exercise_suggests_rewriting_it_from_memory(db):
-    with schedule.open_store(db) as store:
-        schedule.record_review(store, "exercise:gbdt", 3, "grade", None, T0 - timedelta(days=30))
-        schedule.record_review(store, "exercise:gbdt", 3, "grade", None, T0 - timedelta(days=30))
+    with open_schedule(db) as store:
+        record_review(store, "exercise:gbdt", 3, "grade", None, T0 - timedelta(days=30))
+        record_review(store, "exercise:gbdt", 3, "grade", None, T0 - timedelta(days=30))
     result = run("next")
     assert "Practise now: gbdt" in result.output and "mlquiz reset gbdt" in result.output
     assert "due 2" in result.output and "ago" in result.output
@@ -109,9 +113,9 @@ def test_a_due_exercise_suggests_rewriting_it_from_memory(db):
 # --- history, stats, config -----------------------------------------------------------------
 
 def test_history_prints_one_row_a_review(db):
-    with schedule.open_store(db) as store:
-        schedule.record_review(store, "exercise:l1", 3, "grade", 75, T0)
-        schedule.record_review(store, "exercise:l2", 1, "grade", None, T0)
+    with open_schedule(db) as store:
+        record_review(store, "exercise:l1", 3, "grade", 75, T0)
+        record_review(store, "exercise:l2", 1, "grade", None, T0)
     lines = run("history").output.splitlines()
     assert len(lines) == 3 and "rating" in lines[0]
     assert "exercise:l1" in lines[1] and "Good" in lines[1] and "1 min" in lines[1]
@@ -126,8 +130,8 @@ def test_history_prints_one_row_a_review(db):
 
 
 def test_stats_text_and_json(db):
-    with schedule.open_store(db) as store:
-        schedule.record_review(store, "exercise:l1", 3, "grade", 75, T0 - timedelta(days=3))
+    with open_schedule(db) as store:
+        record_review(store, "exercise:l1", 3, "grade", 75, T0 - timedelta(days=3))
     text = run("stats").output
     for part in ("exercises", "Due today:", "Reviews a day, last 30 days", "Retention:",
                  "next 7 days", "Progress by topic:", "backprop"):
@@ -157,8 +161,8 @@ def test_hint_shows_the_next_hint_and_records_it(db):
     assert hints[0].split()[0] in first.output
     second = run("hint", "bn_backward.py")
     assert f"Hint 2 of {len(hints)}" in second.output
-    with schedule.open_store(db) as store:
-        assert schedule.hint_count(store, "bn_backward") == 2
+    with open_schedule(db) as store:
+        assert hints_used(store, "bn_backward") == 2
     unknown = run("hint", "transformers")
     assert unknown.exit_code == 2 and "unknown exercise" in unknown.output
 
@@ -174,8 +178,8 @@ def test_attempts_reset_and_restore(db, tmp_path, monkeypatch):
     assert work.read_text() == stub
 
     work.write_text("def taylor_polynomial(derivs, x0, x):\n    return 0\n")
-    with schedule.open_store(db) as store:
-        schedule.record_attempt(store, "taylor", work, work.read_text(), False, {"v": 1}, T0)
+    with open_schedule(db) as store:
+        record_attempt(store, "taylor", work, work.read_text(), False, {"v": 1}, T0)
     work.write_text("# my second try\n")
     result = run("reset", "taylor")
     assert "Saved your file as attempt 2." in result.output and work.read_text() == stub

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import reference_source
 from mlquiz.curriculum import data_dir, exercises
-from mlquiz.grading import grade_file
-from mlquiz.judging import load_specs
+from mlquiz.grading.engine import grade_file
+from mlquiz.grading.judge import load_specs
 
 CURRICULUM_MD = Path(__file__).resolve().parents[2] / "shared" / "CURRICULUM.md"
 IDS = [ex.id for ex in exercises()]

@@ -13,9 +13,9 @@ import pytest
 
 from mlquiz.curriculum import get_exercise
 from conftest import failing, mutant
-from mlquiz.grading import grade_file
-from mlquiz.judging import draw_cases, load_specs, run_reference
-from mlquiz.references import load_reference
+from mlquiz.grading.engine import grade_file
+from mlquiz.grading.judge import draw_cases, load_specs, run_reference
+from mlquiz.grading.references import load_reference
 
 ADABOOST = get_exercise("adaboost")
 GBDT = get_exercise("gbdt")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlquiz.curriculum import get_exercise
-from mlquiz.grading import grade_file
+from mlquiz.grading.engine import grade_file
 
 EXERCISES = ["l2", "l1", "priors"]
 

@@ -6,7 +6,7 @@ import pytest
 
 from mlquiz.curriculum import get_exercise
 from conftest import failing, mutant
-from mlquiz.grading import grade_file
+from mlquiz.grading.engine import grade_file
 
 LOGISTIC = get_exercise("logistic_regression")
 TAYLOR = get_exercise("taylor")

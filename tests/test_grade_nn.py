@@ -7,8 +7,8 @@ import pytest
 
 from conftest import mutant
 from mlquiz.curriculum import data_dir, get_exercise
-from mlquiz.grading import grade_file
-from mlquiz.judging import draw_cases, load_specs
+from mlquiz.grading.engine import grade_file
+from mlquiz.grading.judge import draw_cases, load_specs
 
 NN = ["backprop", "bn_forward", "bn_backward"]
 
@@ -98,7 +98,7 @@ def test_finite_differences_judge_without_the_reference_backward(exercise, funct
     a slightly wrong one fails it, whatever the reference's backward says."""
     spec = next(s for s in load_specs(get_exercise(exercise)) if s.name == function)
     (check,) = spec.checks
-    from mlquiz.references import load_reference
+    from mlquiz.grading.references import load_reference
 
     backward = getattr(load_reference(exercise), function)
     for case in draw_cases(spec, 5, 0):

@@ -6,7 +6,7 @@ import pytest
 
 from mlquiz.curriculum import get_exercise
 from conftest import failing, mutant
-from mlquiz.grading import grade_file
+from mlquiz.grading.engine import grade_file
 
 PRIMAL = get_exercise("svm_primal")
 DUAL = get_exercise("svm_dual")

@@ -7,8 +7,8 @@ import pytest
 from sklearn.ensemble import AdaBoostClassifier, GradientBoostingRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from mlquiz.numeric import numerical_gradient
-from mlquiz.references import load_reference
+from mlquiz.grading.numeric import numerical_gradient
+from mlquiz.grading.references import load_reference
 
 ada = load_reference("adaboost")
 gbdt = load_reference("gbdt")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Lasso, Ridge
 
-from mlquiz.numeric import numerical_gradient
-from mlquiz.references import load_reference
+from mlquiz.grading.numeric import numerical_gradient
+from mlquiz.grading.references import load_reference
 
 l2 = load_reference("l2")
 l1 = load_reference("l1")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from mlquiz.numeric import numerical_gradient
-from mlquiz.references import load_reference
+from mlquiz.grading.numeric import numerical_gradient
+from mlquiz.grading.references import load_reference
 
 lr = load_reference("logistic_regression")
 ty = load_reference("taylor")

@@ -4,8 +4,8 @@ hand-derived closed forms, and the step-by-step derivation of the notes."""
 import numpy as np
 import pytest
 
-from mlquiz.numeric import numerical_gradient
-from mlquiz.references import load_reference
+from mlquiz.grading.numeric import numerical_gradient
+from mlquiz.grading.references import load_reference
 
 backprop = load_reference("backprop")
 bn_forward = load_reference("bn_forward")

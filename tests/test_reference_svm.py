@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn.svm import SVC
 
-from mlquiz.numeric import numerical_gradient
-from mlquiz.references import load_reference
+from mlquiz.grading.numeric import numerical_gradient
+from mlquiz.grading.references import load_reference
 
 primal = load_reference("svm_primal")
 dual = load_reference("svm_dual")

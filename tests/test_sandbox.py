@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import reference_source
-from mlquiz.grading import grade_file
+from mlquiz.grading.engine import grade_file
 
 CORRECT_BN = reference_source("bn_backward")
 
@@ -187,8 +187,8 @@ def test_patching_numpy_comparisons_changes_nothing(submission):
 
 @pytest.mark.parametrize("cheat", [
     "from reference.bn_backward import batchnorm_backward",
-    "from mlquiz.references import load_reference\nbatchnorm_backward = load_reference('bn_backward').batchnorm_backward",
-    "import importlib\nbatchnorm_backward = importlib.import_module('mlquiz.references').load_reference('bn_backward').batchnorm_backward",
+    "from mlquiz.grading.references import load_reference\nbatchnorm_backward = load_reference('bn_backward').batchnorm_backward",
+    "import importlib\nbatchnorm_backward = importlib.import_module('mlquiz.grading.references').load_reference('bn_backward').batchnorm_backward",
 ])
 def test_importing_the_reference_fails(submission, cheat):
     f = only(grade_file(submission("bn_backward", cheat + "\n")))
@@ -291,9 +291,9 @@ def test_same_seed_reproduces_and_fresh_seeds_differ(submission):
 
 def test_hard_coded_outputs_fail(submission):
     """An answer recorded from one run fails the next, which draws a fresh seed."""
-    from mlquiz.judging import draw_cases, load_specs, run_reference
+    from mlquiz.grading.judge import draw_cases, load_specs, run_reference
     from mlquiz.curriculum import get_exercise
-    from mlquiz.references import load_reference
+    from mlquiz.grading.references import load_reference
 
     (spec,) = load_specs(get_exercise("bn_backward"))
     case = draw_cases(spec, 1, 0)[0]

@@ -12,7 +12,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fsrs import Card, Rating, Scheduler, State
 
-from mlquiz import clock, schedule
+from mlquiz import clock
+from mlquiz.schedule.attempts import (attempts, get_attempt, record_attempt, record_reports,
+                                     reset_exercise, restore_attempt)
+from mlquiz.schedule.config import ConfigError, get_config, set_config
+from mlquiz.schedule.hints import record_hint
+from mlquiz.schedule.items import (ScheduleError, UnknownItem, catalogue, open_schedule,
+                                  resolve_item, sync_items)
+from mlquiz.schedule.review import SOURCES, due_items, next_item, record_review
+from mlquiz.schedule.stats import history, stats
+from mlquiz.schedule import attempts as attempts_module, items as schedule_items
 from mlquiz.curriculum import exercises, get_exercise
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday, 09:00 UTC
@@ -58,12 +67,22 @@ def assert_state_is_replay(path):
         conn.close()
 
 
+def record_graded(store, exercise, file, source, passed, report=None, now=None) -> int:
+    """Record a graded file; its rating (Good, Hard after a hint, Again)."""
+    return record_attempt(store, exercise, file, source, passed, report, now).rating
+
+
+def hints_used(store, exercise) -> int:
+    """Hints used for the exercise since its last review."""
+    return store.value("SELECT hints FROM items WHERE id = ?", (f"exercise:{exercise}",))
+
+
 # --- fixtures -----------------------------------------------------------------------------
 
 @pytest.fixture(autouse=True)
 def fake_deck(monkeypatch):
     """A fixed deck, whatever the real one holds (it is built separately)."""
-    monkeypatch.setattr(schedule, "deck_card_ids", lambda: FAKE_DECK)
+    monkeypatch.setattr(schedule_items, "deck_card_ids", lambda: FAKE_DECK)
     monkeypatch.delenv("MLQUIZ_NOW", raising=False)
     monkeypatch.delenv("MLQUIZ_DB", raising=False)
 
@@ -75,7 +94,7 @@ def db_path(tmp_path):
 
 @pytest.fixture
 def store(db_path):
-    with schedule.open_store(db_path) as opened:
+    with open_schedule(db_path) as opened:
         yield opened
 
 
@@ -96,7 +115,7 @@ BACKPROP = f"exercise:{FIRST}"
 # --- items ----------------------------------------------------------------------------------
 
 def test_catalogue_orders_each_topics_cards_before_its_exercise_and_loose_cards_last():
-    ids = [entry.id for entry in schedule.catalogue()]
+    ids = [entry.id for entry in catalogue()]
     expected = ["card:backprop.chain_rule", "card:backprop.delta_last", "exercise:backprop",
                 "card:bn_forward_normalise", "exercise:bn_forward"]
     assert ids[:5] == expected
@@ -108,22 +127,22 @@ def test_catalogue_orders_each_topics_cards_before_its_exercise_and_loose_cards_
 
 def test_the_real_deck_gives_unique_items(monkeypatch):
     monkeypatch.undo()  # whatever mlquiz.cards holds now, or nothing yet
-    ids = [entry.id for entry in schedule.catalogue()]
+    ids = [entry.id for entry in catalogue()]
     assert len(ids) == len(set(ids))
     assert all(i.startswith(("exercise:", "card:")) for i in ids)
 
 
 def test_a_new_database_holds_every_item_new(store):
     rows = store.rows("SELECT id, kind, state, active, due FROM items ORDER BY position")
-    assert [r["id"] for r in rows] == [e.id for e in schedule.catalogue()]
+    assert [r["id"] for r in rows] == [e.id for e in catalogue()]
     assert {(r["state"], r["active"], r["due"]) for r in rows} == {(0, 1, None)}
 
 
 def test_items_resync_when_the_deck_changes_and_keep_removed_items_history(store, monkeypatch):
-    schedule.record_review(store, "card:lonely", 3, "flashcard", 5, T0)
-    assert not schedule.sync_items(store)  # nothing changed
-    monkeypatch.setattr(schedule, "deck_card_ids", lambda: FAKE_DECK[:2] + ("taylor.newton",))
-    assert schedule.sync_items(store, force=True)
+    record_review(store, "card:lonely", 3, "flashcard", 5, T0)
+    assert not sync_items(store)  # nothing changed
+    monkeypatch.setattr(schedule_items, "deck_card_ids", lambda: FAKE_DECK[:2] + ("taylor.newton",))
+    assert sync_items(store, force=True)
     lonely = item_row(store, "card:lonely")
     assert lonely["active"] == 0 and lonely["reps"] == 1  # kept, with its history
     assert item_row(store, "card:taylor.newton")["topic"] == "taylor"
@@ -134,35 +153,35 @@ def test_a_deck_that_fails_to_load_does_not_stop_the_schedule(db_path, monkeypat
     def broken():
         raise ValueError("deck.toml: line 3: bad card")
 
-    monkeypatch.setattr(schedule, "deck_card_ids", broken)
+    monkeypatch.setattr(schedule_items, "deck_card_ids", broken)
     with pytest.warns(RuntimeWarning, match="bad card"):
-        store = schedule.open_store(db_path)  # a new database gets the exercises
+        store = open_schedule(db_path)  # a new database gets the exercises
     with store:
         assert store.value("SELECT count(*) FROM items") == len(exercises())
-        assert schedule.next_item(store, T0).item.id == BACKPROP
-    monkeypatch.setattr(schedule, "deck_card_ids", lambda: FAKE_DECK)
-    with schedule.open_store(db_path) as store:  # fixed: the cards come in
-        assert schedule.next_item(store, T0).item.id == "card:backprop.chain_rule"
-        monkeypatch.setattr(schedule, "deck_card_ids", broken)
+        assert next_item(store, T0).item.id == BACKPROP
+    monkeypatch.setattr(schedule_items, "deck_card_ids", lambda: FAKE_DECK)
+    with open_schedule(db_path) as store:  # fixed: the cards come in
+        assert next_item(store, T0).item.id == "card:backprop.chain_rule"
+        monkeypatch.setattr(schedule_items, "deck_card_ids", broken)
         with pytest.warns(RuntimeWarning):
-            assert not schedule.sync_items(store, force=True)
+            assert not sync_items(store, force=True)
         assert store.value("SELECT count(*) FROM items WHERE active = 1") == len(
             exercises()) + len(FAKE_DECK)  # kept as they were
 
 
 def test_resolve_item_accepts_what_a_learner_types(store):
     for name in ("backprop", "backprop.py", "exercise:backprop"):
-        assert schedule.resolve_item(store, name) == BACKPROP
-    assert schedule.resolve_item(store, "lonely") == "card:lonely"
-    assert schedule.resolve_item(store, "card:lonely") == "card:lonely"
-    with pytest.raises(schedule.UnknownItem):
-        schedule.resolve_item(store, "card:nope")
+        assert resolve_item(store, name) == BACKPROP
+    assert resolve_item(store, "lonely") == "card:lonely"
+    assert resolve_item(store, "card:lonely") == "card:lonely"
+    with pytest.raises(UnknownItem):
+        resolve_item(store, "card:nope")
 
 
 # --- next -----------------------------------------------------------------------------------
 
 def test_next_on_a_new_database_is_the_first_item_of_the_curriculum(store):
-    found = schedule.next_item(store, T0)
+    found = next_item(store, T0)
     assert found.item.id == "card:backprop.chain_rule" and found.item.new
     assert found.due_count == 10 and found.new_count == 10  # new_per_day defaults to 10
     assert found.to_dict()["item"] == "card:backprop.chain_rule"
@@ -170,67 +189,67 @@ def test_next_on_a_new_database_is_the_first_item_of_the_curriculum(store):
 
 
 def test_new_items_enter_at_most_new_per_day_in_curriculum_order(store):
-    schedule.set_config(store, "new_per_day", "3")
+    set_config(store, "new_per_day", "3")
     shown = []
     for minute in range(3):
-        found = schedule.next_item(store, T0 + timedelta(minutes=minute))
+        found = next_item(store, T0 + timedelta(minutes=minute))
         shown.append(found.item.id)
-        schedule.record_review(store, found.item.id, 4, "flashcard", 3,
+        record_review(store, found.item.id, 4, "flashcard", 3,
                                T0 + timedelta(minutes=minute))
-    assert shown == [e.id for e in schedule.catalogue()[:3]]
+    assert shown == [e.id for e in catalogue()[:3]]
     later = T0 + timedelta(hours=1)
-    found = schedule.next_item(store, later)
+    found = next_item(store, later)
     assert found.item is None  # Easy sent them days ahead, and today's new ones are used up
     assert found.next_due == clock.next_day_start(T0)
     assert found.to_dict() == {"item": None, "next_due": "2026-03-03T00:00:00Z"}
-    tomorrow = schedule.next_item(store, T0 + timedelta(days=1))
-    assert tomorrow.item.id == schedule.catalogue()[3].id
+    tomorrow = next_item(store, T0 + timedelta(days=1))
+    assert tomorrow.item.id == catalogue()[3].id
     assert tomorrow.new_count == 3
 
 
 def test_grading_an_exercise_directly_uses_up_a_new_slot(store):
-    schedule.set_config(store, "new_per_day", "1")
-    schedule.record_graded_submission(store, "taylor", "taylor.py", "x = 1", True, None, T0)
-    found = schedule.next_item(store, T0)
+    set_config(store, "new_per_day", "1")
+    record_graded(store, "taylor", "taylor.py", "x = 1", True, None, T0)
+    found = next_item(store, T0)
     assert found.item is None and found.next_due == T0 + timedelta(minutes=10)  # its next step
-    assert [i.id for i in schedule.due_items(store, T0 + timedelta(hours=1))] == ["exercise:taylor"]
+    assert [i.id for i in due_items(store, T0 + timedelta(hours=1))] == ["exercise:taylor"]
 
 
 def test_next_is_the_most_overdue_item_and_counts_the_rest_of_the_day(store):
-    schedule.set_config(store, "new_per_day", "0")
+    set_config(store, "new_per_day", "0")
     for item, start in (("exercise:l1", T0), ("exercise:l2", T0 + timedelta(minutes=2)),
                         ("card:lonely", T0 + timedelta(minutes=1))):
-        schedule.record_review(store, item, 1, "grade", None, start)  # Again: due 1 min later
-    found = schedule.next_item(store, T0 + timedelta(minutes=30))
+        record_review(store, item, 1, "grade", None, start)  # Again: due 1 min later
+    found = next_item(store, T0 + timedelta(minutes=30))
     assert found.item.id == "exercise:l1"
     assert found.item.due == T0 + timedelta(minutes=1)
     assert found.due_count == 3 and found.new_count == 0
-    assert [i.id for i in schedule.due_items(store, T0 + timedelta(minutes=30))] == [
+    assert [i.id for i in due_items(store, T0 + timedelta(minutes=30))] == [
         "exercise:l1", "card:lonely", "exercise:l2"]
-    assert [i.id for i in schedule.due_items(store, T0 + timedelta(minutes=30), "card")] == [
+    assert [i.id for i in due_items(store, T0 + timedelta(minutes=30), "card")] == [
         "card:lonely"]
 
 
 def test_when_nothing_is_due_next_says_when_the_next_item_is(store):
-    schedule.set_config(store, "new_per_day", "0")
-    assert schedule.next_item(store, T0).to_dict() == {"item": None, "next_due": None}
-    review = schedule.record_review(store, "exercise:gbdt", 4, "grade", None, T0)
-    found = schedule.next_item(store, T0 + timedelta(minutes=5))
+    set_config(store, "new_per_day", "0")
+    assert next_item(store, T0).to_dict() == {"item": None, "next_due": None}
+    review = record_review(store, "exercise:gbdt", 4, "grade", None, T0)
+    found = next_item(store, T0 + timedelta(minutes=5))
     assert found.item is None and found.next_due == review.due > T0 + timedelta(days=1)
 
 
 def test_next_marks_when_an_item_was_first_shown(store):
-    schedule.next_item(store, T0)
-    schedule.next_item(store, T0 + timedelta(minutes=7))
+    next_item(store, T0)
+    next_item(store, T0 + timedelta(minutes=7))
     assert item_row(store, "card:backprop.chain_rule")["shown_at"] == "2026-03-02T09:00:00Z"
-    schedule.next_item(store, T0 + timedelta(minutes=8), mark_shown=False)
+    next_item(store, T0 + timedelta(minutes=8), mark_shown=False)
     assert store.value("SELECT count(*) FROM items WHERE shown_at IS NOT NULL") == 1
 
 
 # --- reviews and FSRS -----------------------------------------------------------------------
 
 def test_a_review_stores_what_fsrs_computes(store):
-    review = schedule.record_review(store, BACKPROP, Rating.Good, "grade", 42.0, T0)
+    review = record_review(store, BACKPROP, Rating.Good, "grade", 42.0, T0)
     card, _ = Scheduler(enable_fuzzing=False).review_card(Card(card_id=7, due=T0), Rating.Good,
                                                           review_datetime=T0)
     row = item_row(store, BACKPROP)
@@ -238,7 +257,7 @@ def test_a_review_stores_what_fsrs_computes(store):
         card.state, card.step, card.stability, card.difficulty)
     assert row["due"] == "2026-03-02T09:10:00Z" == clock.format_time(card.due)
     assert review.due == card.due and review.rating_name == "Good"
-    log = schedule.history(store, "backprop")
+    log = history(store, "backprop")
     assert [(r["rating"], r["source"], r["duration_seconds"], r["reviewed_at"]) for r in log] == [
         (3, "grade", 42.0, "2026-03-02T09:00:00Z")]
 
@@ -252,9 +271,9 @@ def test_state_is_always_the_replay_of_the_review_log(store, db_path):
     for step in range(160):
         moment += timedelta(minutes=rng.choice([1, 7, 30, 200, 1440, 4000, 20000]))
         if step in (50, 110):
-            schedule.set_config(store, "retention", rng.choice(["0.8", "0.85", "0.95"]))
-        schedule.record_review(store, rng.choice(items), rng.randint(1, 4),
-                               rng.choice(schedule.SOURCES), rng.uniform(1, 600), moment)
+            set_config(store, "retention", rng.choice(["0.8", "0.85", "0.95"]))
+        record_review(store, rng.choice(items), rng.randint(1, 4),
+                               rng.choice(SOURCES), rng.uniform(1, 600), moment)
     assert n_reviews(store) == 160
     assert store.value("SELECT count(DISTINCT retention) FROM reviews") == 3
     assert_state_is_replay(db_path)
@@ -266,43 +285,43 @@ def test_graded_attempts_keep_state_equal_to_the_replay(store, db_path):
     for _ in range(40):
         moment += timedelta(minutes=rng.choice([3, 60, 600, 3000]))
         if rng.random() < 0.2:
-            schedule.record_hint(store, "bn_backward", moment)
-        schedule.record_graded_submission(store, "bn_backward", "bn_backward.py", "src",
+            record_hint(store, "bn_backward", moment)
+        record_graded(store, "bn_backward", "bn_backward.py", "src",
                                           rng.random() < 0.5, {"passed": None}, moment)
     assert_state_is_replay(db_path)
 
 
 def test_reviews_of_an_item_stay_in_time_order(store):
-    schedule.record_review(store, BACKPROP, 3, "grade", None, T0)
-    late = schedule.record_review(store, BACKPROP, 3, "grade", None, T0 - timedelta(seconds=3))
+    record_review(store, BACKPROP, 3, "grade", None, T0)
+    late = record_review(store, BACKPROP, 3, "grade", None, T0 - timedelta(seconds=3))
     assert late.reviewed_at == T0  # a lagging clock cannot put a review before the last one
 
 
 def test_bad_reviews_are_refused_and_change_nothing(store):
     with pytest.raises(ValueError):
-        schedule.record_review(store, BACKPROP, 5, "grade", None, T0)
+        record_review(store, BACKPROP, 5, "grade", None, T0)
     with pytest.raises(ValueError):
-        schedule.record_review(store, BACKPROP, 3, "guess", None, T0)
-    with pytest.raises(schedule.UnknownItem):
-        schedule.record_review(store, "exercise:nope", 3, "grade", None, T0)
+        record_review(store, BACKPROP, 3, "guess", None, T0)
+    with pytest.raises(UnknownItem):
+        record_review(store, "exercise:nope", 3, "grade", None, T0)
     with pytest.raises(clock.ClockError):
-        schedule.record_review(store, BACKPROP, 3, "grade", None, datetime(2026, 3, 2))
+        record_review(store, BACKPROP, 3, "grade", None, datetime(2026, 3, 2))
     assert n_reviews(store) == 0
 
 
 # --- grading feeds the schedule ---------------------------------------------------------------
 
 def grade(store, passed, minutes, exercise="backprop", source="def f(): ..."):
-    return schedule.record_attempt(store, exercise, f"/work/{exercise}.py", source, passed,
+    return record_attempt(store, exercise, f"/work/{exercise}.py", source, passed,
                                    {"passed": passed, "functions": []},
                                    T0 + timedelta(minutes=minutes))
 
 
 def test_pass_is_good_and_failure_is_again(store):
-    assert schedule.record_graded_submission(store, "backprop", "b.py", "x", True, None, T0) == 3
-    assert schedule.record_graded_submission(
+    assert record_graded(store, "backprop", "b.py", "x", True, None, T0) == 3
+    assert record_graded(
         store, "backprop", "b.py", "x", False, None, T0 + timedelta(minutes=20)) == 1
-    assert [r["rating_name"] for r in schedule.history(store, "backprop")] == ["Good", "Again"]
+    assert [r["rating_name"] for r in history(store, "backprop")] == ["Good", "Again"]
 
 
 def test_failures_on_an_item_already_failed_today_add_no_lapse_and_the_pass_recovers(store):
@@ -312,8 +331,8 @@ def test_failures_on_an_item_already_failed_today_add_no_lapse_and_the_pass_reco
     assert first.counted and first.rating == 1
     assert [r.counted for r in retries] == [False] * 3 and {r.rating for r in retries} == {1}
     assert recovery.counted and recovery.rating_name == "Good"
-    assert [r["rating_name"] for r in schedule.history(store, "backprop")] == ["Again", "Good"]
-    assert [a["attempt"] for a in schedule.attempts(store, "backprop")] == [1, 2, 3, 4, 5]
+    assert [r["rating_name"] for r in history(store, "backprop")] == ["Again", "Good"]
+    assert [a["attempt"] for a in attempts(store, "backprop")] == [1, 2, 3, 4, 5]
     again_after_recovery = grade(store, False, 30)
     assert again_after_recovery.counted  # failing again after the recovery is a new lapse
     next_day = grade(store, False, 60 * 24)
@@ -321,36 +340,36 @@ def test_failures_on_an_item_already_failed_today_add_no_lapse_and_the_pass_reco
 
 
 def test_a_pass_after_a_hint_is_hard_and_hints_reset_with_each_review(store):
-    assert [schedule.record_hint(store, "backprop", T0) for _ in range(4)] == [1, 2, 3, 3]
-    assert schedule.hint_count(store, "backprop") == 4
+    assert [record_hint(store, "backprop", T0) for _ in range(4)] == [1, 2, 3, 3]
+    assert hints_used(store, "backprop") == 4
     assert grade(store, True, 10).rating_name == "Hard"
-    assert schedule.hint_count(store, "backprop") == 0
-    assert schedule.history(store, "backprop")[-1]["hints"] == 4
+    assert hints_used(store, "backprop") == 0
+    assert history(store, "backprop")[-1]["hints"] == 4
     assert grade(store, True, 60 * 24 * 3).rating_name == "Good"
     assert store.value("SELECT count(*) FROM hints") == 4
 
 
 def test_a_hint_during_repeated_failures_makes_the_recovery_hard(store):
     grade(store, False, 0)
-    schedule.record_hint(store, "backprop", T0 + timedelta(minutes=3))
+    record_hint(store, "backprop", T0 + timedelta(minutes=3))
     grade(store, False, 4)  # not a review: the hint still counts
     assert grade(store, True, 8).rating_name == "Hard"
 
 
 def test_duration_runs_from_next_or_the_last_grading(store):
-    schedule.set_config(store, "new_per_day", "20")
-    while (found := schedule.next_item(store, T0)).item.id != BACKPROP:
-        schedule.record_review(store, found.item.id, 4, "flashcard", 2, T0)
+    set_config(store, "new_per_day", "20")
+    while (found := next_item(store, T0)).item.id != BACKPROP:
+        record_review(store, found.item.id, 4, "flashcard", 2, T0)
     assert grade(store, False, 25).duration_seconds == 25 * 60  # shown by next at T0
     assert grade(store, False, 31).duration_seconds == 6 * 60  # since the last grading
     passed = grade(store, True, 40)
     assert passed.duration_seconds == 9 * 60 == passed.review.duration_seconds
-    assert schedule.history(store, "backprop")[-1]["duration_seconds"] == 540
+    assert history(store, "backprop")[-1]["duration_seconds"] == 540
 
 
 def test_a_graded_file_is_stored_with_its_verdict_and_review(store):
     result = grade(store, True, 0, source="import numpy as np\n# 你好\n")
-    row = schedule.get_attempt(store, "backprop")
+    row = get_attempt(store, "backprop")
     assert row["source"] == "import numpy as np\n# 你好\n"
     assert row["passed"] == 1 and row["rating"] == 3 and row["kind"] == "graded"
     assert row["review_id"] == result.review.id
@@ -362,7 +381,7 @@ def test_a_review_and_its_submission_land_together_or_not_at_all(store, monkeypa
     def crash(*args):  # fails after the review is written, before the submission is
         raise sqlite3.OperationalError("disk I/O error (simulated)")
 
-    monkeypatch.setattr(schedule, "_next_attempt", crash)
+    monkeypatch.setattr(attempts_module, "_next_attempt", crash)
     with pytest.raises(sqlite3.OperationalError):
         grade(store, True, 0)
     assert n_reviews(store) == 0 and item_row(store, BACKPROP)["state"] == 0
@@ -371,16 +390,16 @@ def test_a_review_and_its_submission_land_together_or_not_at_all(store, monkeypa
 
 def test_record_reports_stores_the_text_that_was_graded(tmp_path, db_path):
     """The stored source is what the grader ran, even if the file changes afterwards."""
-    from mlquiz.grading import grade_file
+    from mlquiz.grading.engine import grade_file
 
     path = tmp_path / "l2_regularization.py"
     path.write_text("def l2_penalty(w, lam):\n    return 0.0\n")
     report = grade_file(path)
     path.write_text("# edited after grading\n")
-    [result] = schedule.record_reports(db_path, [report], T0)
+    [result] = record_reports(db_path, [report], T0)
     assert result.rating == 1 and result.attempt == 1
-    with schedule.open_store(db_path) as store:
-        stored = schedule.get_attempt(store, "l2")
+    with open_schedule(db_path) as store:
+        stored = get_attempt(store, "l2")
     assert stored["source"] == "def l2_penalty(w, lam):\n    return 0.0\n"
 
 
@@ -391,28 +410,28 @@ def test_reset_saves_the_file_then_writes_the_stub(store, tmp_path):
     path = tmp_path / "work" / "backprop.py"
     path.parent.mkdir()
     path.write_text("my attempt\n")
-    schedule.record_attempt(store, "backprop", path, "my attempt\n", False, None, T0)
+    record_attempt(store, "backprop", path, "my attempt\n", False, None, T0)
     path.write_text("my attempt, edited later\n")
-    change = schedule.reset_exercise(store, "backprop", None, T0 + timedelta(minutes=5))
+    change = reset_exercise(store, "backprop", None, T0 + timedelta(minutes=5))
     assert change.path == path.resolve() and change.saved_now and change.saved_attempt == 2
     assert path.read_text() == exercise.stub_path.read_text()
-    saved = schedule.get_attempt(store, "backprop", 2)
+    saved = get_attempt(store, "backprop", 2)
     assert (saved["kind"], saved["source"], saved["note"]) == (
         "saved", "my attempt, edited later\n", "saved before reset")
-    again = schedule.reset_exercise(store, "backprop", None, T0 + timedelta(minutes=6))
+    again = reset_exercise(store, "backprop", None, T0 + timedelta(minutes=6))
     assert again.saved_attempt is None  # the stub itself is not saved
-    assert len(schedule.attempts(store, "backprop")) == 2
+    assert len(attempts(store, "backprop")) == 2
 
 
 def test_reset_defaults_to_exercises_folder_and_does_not_store_twice(store, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     target = tmp_path / "exercises" / "taylor.py"
-    change = schedule.reset_exercise(store, "taylor", None, T0)
+    change = reset_exercise(store, "taylor", None, T0)
     assert change.path == target and change.saved_attempt is None
     assert target.read_text() == get_exercise("taylor").stub_path.read_text()
-    schedule.record_attempt(store, "taylor", target, "v1", True, None, T0)
+    record_attempt(store, "taylor", target, "v1", True, None, T0)
     target.write_text("v1")
-    change = schedule.reset_exercise(store, "taylor", None, T0)
+    change = reset_exercise(store, "taylor", None, T0)
     assert (change.saved_attempt, change.saved_now) == (1, False)
 
 
@@ -420,32 +439,32 @@ def test_restore_brings_back_any_attempt_and_saves_what_it_replaces(store, tmp_p
     path = tmp_path / "gbdt.py"
     for number, text in enumerate(["first\n", "second\n"], start=1):
         path.write_text(text)
-        schedule.record_attempt(store, "gbdt", path, text, number == 2, None, T0)
+        record_attempt(store, "gbdt", path, text, number == 2, None, T0)
     path.write_text("unsaved work\n")
-    change = schedule.restore_attempt(store, "gbdt", 1, None, T0)
+    change = restore_attempt(store, "gbdt", 1, None, T0)
     assert path.read_text() == "first\n"
     assert (change.restored_attempt, change.saved_attempt, change.saved_now) == (1, 3, True)
-    assert schedule.get_attempt(store, "gbdt", 3)["source"] == "unsaved work\n"
+    assert get_attempt(store, "gbdt", 3)["source"] == "unsaved work\n"
     other = tmp_path / "elsewhere" / "copy.py"
-    schedule.restore_attempt(store, "gbdt", None, other, T0)  # the latest, to another file
+    restore_attempt(store, "gbdt", None, other, T0)  # the latest, to another file
     assert other.read_text() == "unsaved work\n"
-    with pytest.raises(schedule.ScheduleError, match="no attempt 9"):
-        schedule.restore_attempt(store, "gbdt", 9, None, T0)
-    with pytest.raises(schedule.ScheduleError, match="no stored attempts"):
-        schedule.restore_attempt(store, "taylor", None, None, T0)
+    with pytest.raises(ScheduleError, match="no attempt 9"):
+        restore_attempt(store, "gbdt", 9, None, T0)
+    with pytest.raises(ScheduleError, match="no stored attempts"):
+        restore_attempt(store, "taylor", None, None, T0)
 
 
 # --- statistics -----------------------------------------------------------------------------
 
 def test_stats_counts_states_reviews_retention_forecast_and_topics(store):
-    schedule.set_config(store, "new_per_day", "4")
+    set_config(store, "new_per_day", "4")
     day = timedelta(days=1)
-    schedule.record_review(store, BACKPROP, 3, "grade", None, T0 - 10 * day)
-    schedule.record_review(store, BACKPROP, 3, "grade", None, T0 - 10 * day + timedelta(minutes=10))
-    schedule.record_review(store, BACKPROP, 1, "grade", None, T0 - 2 * day)  # a lapse in review
-    schedule.record_review(store, "card:lonely", 4, "flashcard", 4, T0 - 1 * day)
-    schedule.record_graded_submission(store, "l1", "l1.py", "src", True, None, T0)
-    data = schedule.stats(store, T0)
+    record_review(store, BACKPROP, 3, "grade", None, T0 - 10 * day)
+    record_review(store, BACKPROP, 3, "grade", None, T0 - 10 * day + timedelta(minutes=10))
+    record_review(store, BACKPROP, 1, "grade", None, T0 - 2 * day)  # a lapse in review
+    record_review(store, "card:lonely", 4, "flashcard", 4, T0 - 1 * day)
+    record_graded(store, "l1", "l1.py", "src", True, None, T0)
+    data = stats(store, T0)
     assert data["items"]["exercise"]["relearning"] == 1
     assert data["items"]["exercise"]["learning"] == 1
     assert data["items"]["card"] == {"new": 3, "learning": 0, "review": 1, "relearning": 0,
@@ -467,14 +486,14 @@ def test_stats_counts_states_reviews_retention_forecast_and_topics(store):
 # --- settings and clock ---------------------------------------------------------------------
 
 def test_settings_are_validated(store):
-    assert schedule.get_config(store, "retention") == 0.9
-    assert schedule.set_config(store, "retention", "0.85") == 0.85
-    assert schedule.get_config(store, "retention") == 0.85
+    assert get_config(store, "retention") == 0.9
+    assert set_config(store, "retention", "0.85") == 0.85
+    assert get_config(store, "retention") == 0.85
     for key, value in [("retention", "1.5"), ("retention", "abc"), ("new_per_day", "-1"),
                        ("new_per_day", "2.5"), ("colour", "blue")]:
-        with pytest.raises(schedule.ConfigError):
-            schedule.set_config(store, key, value)
-    review = schedule.record_review(store, BACKPROP, 4, "grade", None, T0)
+        with pytest.raises(ConfigError):
+            set_config(store, key, value)
+    review = record_review(store, BACKPROP, 4, "grade", None, T0)
     assert store.value("SELECT retention FROM reviews WHERE id = ?", (review.id,)) == 0.85
 
 

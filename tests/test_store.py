@@ -18,11 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from mlquiz import schedule, store as store_module
+from mlquiz.schedule import store as store_module
+from mlquiz.schedule.items import open_schedule
+from mlquiz.schedule.review import record_review
+from mlquiz.schedule import items as schedule_items
 from mlquiz.curriculum import exercises
-from mlquiz.store import (APPLICATION_ID, SCHEMA_VERSION, NewerSchemaError, NotAnMlquizDatabase,
+from mlquiz.schedule.store import (APPLICATION_ID, SCHEMA_VERSION, NewerSchemaError, NotAnMlquizDatabase,
                           StoreError, default_path, open_store)
-from test_schedule import assert_state_is_replay
+from test_schedule import assert_state_is_replay, hints_used
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,10 +36,10 @@ def clean_env(monkeypatch):
     tested on its own) plays no part in these tests, here or in their processes."""
     for name in ("MLQUIZ_DB", "MLQUIZ_NOW"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(schedule, "deck_card_ids", lambda: ())
+    monkeypatch.setattr(schedule_items, "deck_card_ids", lambda: ())
 
 
-NO_DECK = "import mlquiz.schedule; mlquiz.schedule.deck_card_ids = lambda: ()\n"
+NO_DECK = "import mlquiz.schedule.items; mlquiz.schedule.items.deck_card_ids = lambda: ()\n"
 
 
 def python(code, *args, prefix=(), **kwargs):
@@ -89,8 +92,8 @@ def test_reopening_applies_nothing_twice(tmp_path):
 
 def test_a_newer_migration_upgrades_an_existing_database(tmp_path, monkeypatch):
     path = tmp_path / "mlquiz.db"
-    with open_store(path) as store:
-        schedule.record_review(store, "exercise:backprop", 3, "grade")
+    with open_schedule(path) as store:
+        record_review(store, "exercise:backprop", 3, "grade")
 
     def m002_add_notes(db):
         db["notes"].create({"id": int, "text": str}, pk="id")
@@ -236,15 +239,17 @@ def test_a_read_only_location_gets_a_clear_error(readonly_folder, name, message)
 
 WRITER = """
 import sys, time
-from mlquiz import schedule
+from mlquiz.schedule.attempts import record_attempt
+from mlquiz.schedule.items import open_schedule
+from mlquiz.schedule.review import record_review
 db, worker, rounds, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 while time.time() < start:
     time.sleep(0.002)
-with schedule.open_store(db) as store:
+with open_schedule(db) as store:
     for i in range(rounds):
-        schedule.record_review(store, "exercise:backprop", 1 + (worker + i) % 4, "flashcard", 1.5)
-        schedule.record_graded_submission(store, "gbdt", f"w{worker}.py", f"# {worker}/{i}",
-                                          i % 3 == 0, {"worker": worker, "round": i})
+        record_review(store, "exercise:backprop", 1 + (worker + i) % 4, "flashcard", 1.5)
+        record_attempt(store, "gbdt", f"w{worker}.py", f"# {worker}/{i}", i % 3 == 0,
+                       {"worker": worker, "round": i})
 print("done")
 """
 
@@ -296,20 +301,22 @@ def test_eight_concurrent_command_line_writers(tmp_path):
         assert process.returncode == 0 and err == "", err
     with open_store(path) as store:
         assert store.value("SELECT count(*) FROM hints") == 8
-        assert schedule.hint_count(store, "svm_dual") == 8
+        assert hints_used(store, "svm_dual") == 8
 
 
 LOOPER = """
 import sys
-from mlquiz import schedule
-store = schedule.open_store(sys.argv[1])
+from mlquiz.schedule.attempts import record_attempt
+from mlquiz.schedule.hints import record_hint
+from mlquiz.schedule.items import open_schedule
+from mlquiz.schedule.review import record_review
+store = open_schedule(sys.argv[1])
 print("ready", flush=True)
 i = 0
 while True:
-    schedule.record_review(store, "exercise:l2", 1 + i % 4, "flashcard")
-    schedule.record_graded_submission(store, "gbdt", "gbdt.py", "#" * (i % 500), i % 2 == 0,
-                                      {"i": i})
-    schedule.record_hint(store, "gbdt")
+    record_review(store, "exercise:l2", 1 + i % 4, "flashcard")
+    record_attempt(store, "gbdt", "gbdt.py", "#" * (i % 500), i % 2 == 0, {"i": i})
+    record_hint(store, "gbdt")
     i += 1
 """
 
@@ -331,8 +338,8 @@ def test_a_process_killed_mid_write_leaves_the_database_consistent(tmp_path):
 
 CREATOR = """
 import sys
-from mlquiz import schedule
-schedule.open_store(sys.argv[1]).close()
+from mlquiz.schedule.items import open_schedule
+open_schedule(sys.argv[1]).close()
 """
 
 

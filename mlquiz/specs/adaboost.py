@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlquiz.numeric import compare
-from mlquiz.references import load_reference
-from mlquiz.spec import Call, Case, Check, FunctionSpec, Mistake, Result
+from mlquiz.grading.numeric import compare
+from mlquiz.grading.references import load_reference
+from mlquiz.grading.spec import Call, Case, Check, FunctionSpec, Mistake, Result
 
 ref = load_reference("adaboost")
 

@@ -3,9 +3,9 @@ reference and against centred finite differences of the reference's forward pass
 
 import numpy as np
 
-from mlquiz.numeric import compare, numerical_gradient
-from mlquiz.references import load_reference
-from mlquiz.spec import Case, Check, FunctionSpec, Mistake
+from mlquiz.grading.numeric import compare, numerical_gradient
+from mlquiz.grading.references import load_reference
+from mlquiz.grading.spec import Case, Check, FunctionSpec, Mistake
 
 ref = load_reference("backprop")
 

@@ -4,9 +4,9 @@ reference's backward alone."""
 
 import numpy as np
 
-from mlquiz.numeric import compare, numerical_gradient
-from mlquiz.references import load_reference
-from mlquiz.spec import Case, Check, FunctionSpec, Mistake
+from mlquiz.grading.numeric import compare, numerical_gradient
+from mlquiz.grading.references import load_reference
+from mlquiz.grading.spec import Case, Check, FunctionSpec, Mistake
 
 ref = load_reference("bn_backward")
 forward = load_reference("bn_forward").batchnorm_forward

@@ -4,9 +4,9 @@ inference, against the reference and against what normalisation guarantees by de
 
 import numpy as np
 
-from mlquiz.numeric import compare
-from mlquiz.references import load_reference
-from mlquiz.spec import Case, Check, FunctionSpec, Mistake
+from mlquiz.grading.numeric import compare
+from mlquiz.grading.references import load_reference
+from mlquiz.grading.spec import Case, Check, FunctionSpec, Mistake
 
 ref = load_reference("bn_forward")
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlquiz.references import load_reference
-from mlquiz.spec import Call, Case, FunctionSpec, Mistake, Result
+from mlquiz.grading.references import load_reference
+from mlquiz.grading.spec import Call, Case, FunctionSpec, Mistake, Result
 
 ref = load_reference("gbdt")
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlquiz.numeric import compare, numerical_gradient
-from mlquiz.references import load_reference
-from mlquiz.spec import Case, Check, FunctionSpec, Mismatch, Mistake
+from mlquiz.grading.numeric import compare, numerical_gradient
+from mlquiz.grading.references import load_reference
+from mlquiz.grading.spec import Case, Check, FunctionSpec, Mismatch, Mistake
 
 ref = load_reference("l1")
 

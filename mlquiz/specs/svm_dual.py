@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlquiz.numeric import compare
-from mlquiz.references import load_reference
-from mlquiz.spec import Case, Check, FunctionSpec, Mismatch, Mistake
+from mlquiz.grading.numeric import compare
+from mlquiz.grading.references import load_reference
+from mlquiz.grading.spec import Case, Check, FunctionSpec, Mismatch, Mistake
 
 ref = load_reference("svm_dual")
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli_schedule import db_option, display_path, opened
-
-LANGS = ("en", "zh")
+from mlquiz.cli.common import (current_time, db_option, json_option, lang_option, opened,
+                               show_time, topic_or_fail, wrap)
 RATING_NAMES = {1: "again", 2: "hard", 3: "good", 4: "easy"}
 _RATING_WORDS = {
     "1": 1, "again": 1, "a": 1, "2": 2, "hard": 2, "h": 2, "3": 3, "good": 3, "g": 3,
@@ -28,24 +27,6 @@ _RATING_WORDS = {
 
 def card_commands():
     return [review, cards, card, export]
-
-
-def lang_option(command):
-    """The shared ``--lang en|zh`` option (env ``MLQUIZ_LANG``): the language of questions."""
-    return click.option(
-        "--lang", type=click.Choice(LANGS), default="en", envvar="MLQUIZ_LANG",
-        show_envvar=True, show_default=True,
-        help="Language of the questions: en (English) or zh (中文).",
-    )(command)
-
-
-def _now():
-    from mlquiz import clock
-
-    try:
-        return clock.now()
-    except clock.ClockError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 def _deck():
@@ -73,25 +54,10 @@ def _get_card(card_id: str):
     return found
 
 
-def _topic_or_fail(topic: str | None) -> str | None:
-    if topic is None:
-        return None
-    from mlquiz.curriculum import get_exercise
-
-    exercise = get_exercise(topic)
-    if exercise is None:
-        raise click.UsageError(f"unknown topic {topic!r}; `mlquiz topics` lists them")
-    return exercise.id
-
-
 def _titles() -> dict[str, str]:
     from mlquiz.curriculum import exercises
 
     return {ex.id: f"{ex.title_en} · {ex.title_zh}" for ex in exercises()}
-
-
-def _wrap(text: str, indent: str = "  ") -> str:
-    return textwrap.fill(text, width=88, initial_indent=indent, subsequent_indent=indent)
 
 
 def names_line(card) -> str:
@@ -109,19 +75,16 @@ def names_line(card) -> str:
 
 
 def _state_rows(db) -> dict[str, dict]:
+    from mlquiz.schedule.review import card_states
+
     with opened(db) as store:
-        rows = store.rows("SELECT ref, state, due, reps, lapses FROM items WHERE kind = 'card'")
-    return {row["ref"]: row for row in rows}
+        return card_states(store)
 
 
 def _state_name(row) -> str:
-    from mlquiz.schedule import STATES
+    from mlquiz.schedule.items import STATES
 
     return STATES.get(row["state"], "new") if row else "new"
-
-
-def _show_time(text) -> str:
-    return text.replace("T", " ").replace("Z", " UTC") if text else "-"
 
 
 # --- review -----------------------------------------------------------------------------------
@@ -215,7 +178,7 @@ def _review_one(card, position: str, lang: str, checker: _Checker) -> tuple[int,
     started = time.monotonic()
     click.echo()
     click.echo(click.style(f"[{position}] {card.id}", bold=True))
-    click.echo(_wrap(card.question(lang)))
+    click.echo(wrap(card.question(lang)))
     if card.lhs_latex:
         click.echo(f"  {card.lhs_text} = ?")
     click.echo(click.style(f"  {names_line(card)}", dim=True))
@@ -244,35 +207,28 @@ def _review_one(card, position: str, lang: str, checker: _Checker) -> tuple[int,
 
 
 def _due_cards(store, now, topic, include_new=False):
-    from mlquiz.cards.deck import DeckError, get_card
-    from mlquiz.schedule import due_items, new_items
+    from mlquiz.cards.deck import DeckError
+    from mlquiz.schedule.review import due_cards
 
-    items = due_items(store, now, kind="card")
-    if include_new:
-        seen = {item.id for item in items}
-        items += [item for item in new_items(store, topic, "card") if item.id not in seen]
-    out = []
-    for item in items:
-        try:
-            found = get_card(item.ref)  # loads only the files of the topics due
-        except DeckError as exc:
-            raise click.ClickException(f"the flashcard deck is broken: {exc}") from None
-        if found is not None and (topic is None or found.topic == topic):
-            out.append((item, found))
-    return out
+    try:
+        return due_cards(store, now, topic, include_new)
+    except DeckError as exc:
+        raise click.ClickException(f"the flashcard deck is broken: {exc}") from None
 
 
 def _say_due_exercise(store, now) -> None:
-    from mlquiz.schedule import default_file, due_items
+    from mlquiz.curriculum import grade_command
+    from mlquiz.schedule.items import default_file
+    from mlquiz.schedule.review import due_items
 
     exercises_due = due_items(store, now, kind="exercise")
     if not exercises_due:
         return
     item = exercises_due[0]
-    shown = display_path(default_file(store, item.ref))
+    command = grade_command(default_file(store, item.ref), item.ref)
     more = len(exercises_due) - 1
     also = f" ({more} more exercise{'s' if more != 1 else ''} due)" if more else ""
-    click.echo(f"Exercise due: {item.ref}{also}. Grade it with: mlquiz grade {shown}")
+    click.echo(f"Exercise due: {item.ref}{also}. Grade it with: {command}")
 
 
 @click.command()
@@ -299,16 +255,16 @@ def review(topic, limit, include_new, lang, db):
       mlquiz review --topic svm_dual --new
       printf 'x.T @ dz\\n\\n' | mlquiz review --limit 1
     """
-    from mlquiz.schedule import record_review
+    from mlquiz.schedule.review import record_review
 
-    topic = _topic_or_fail(topic)
+    topic = topic_or_fail(topic)
     checker = _Checker()
     counts = {name: 0 for name in RATING_NAMES.values()}
     done = 0
     had_due = False
     with opened(db) as store:
         try:
-            batch = _due_cards(store, _now(), topic, include_new)
+            batch = _due_cards(store, current_time(), topic, include_new)
             had_due = bool(batch)
             if batch:
                 total = len(batch) if limit is None else min(limit, len(batch))
@@ -319,17 +275,17 @@ def review(topic, limit, include_new, lang, db):
                     if limit is not None and done >= limit:
                         break
                     rating, seconds = _review_one(found, str(done + 1), lang, checker)
-                    result = record_review(store, item.id, rating, "flashcard", round(seconds, 1), _now())
+                    result = record_review(store, item.id, rating, "flashcard", round(seconds, 1), current_time())
                     counts[RATING_NAMES[rating]] += 1
                     done += 1
-                    click.echo(f"Saved: {RATING_NAMES[rating]}; next review {_show_time(_fmt(result.due))}.")
-                batch = _due_cards(store, _now(), topic)  # cards due again (learning steps)
+                    click.echo(f"Saved: {RATING_NAMES[rating]}; next review {show_time(result.due)}.")
+                batch = _due_cards(store, current_time(), topic)  # cards due again (learning steps)
         except (EOFError, KeyboardInterrupt):
             click.echo()
             click.echo("Session ended; every rating given so far is saved.")
         if not had_due:
             click.echo("No flashcards are due" + (f" in {topic}" if topic else "") + " now.")
-            from mlquiz.schedule import new_items
+            from mlquiz.schedule.review import new_items
 
             waiting = len(new_items(store, topic, "card"))
             if waiting and not include_new:
@@ -342,20 +298,14 @@ def review(topic, limit, include_new, lang, db):
         else:
             summary = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
             click.echo(f"Reviewed {done} card{'s' if done != 1 else ''} ({summary}).")
-        _say_due_exercise(store, _now())
-
-
-def _fmt(moment) -> str:
-    from mlquiz import clock
-
-    return clock.format_time(moment)
+        _say_due_exercise(store, current_time())
 
 
 # --- cards, card --------------------------------------------------------------------------
 
 @click.command()
 @click.option("--topic", metavar="TOPIC", help="Only the cards of one topic (e.g. logistic_regression).")
-@click.option("--json", "as_json", is_flag=True, help="Print the cards as JSON.")
+@json_option
 @lang_option
 @db_option
 def cards(topic, as_json, lang, db):
@@ -367,7 +317,7 @@ def cards(topic, as_json, lang, db):
       mlquiz cards --topic bn_backward --lang zh
       mlquiz cards --json
     """
-    topic = _topic_or_fail(topic)
+    topic = topic_or_fail(topic)
     deck = [c for c in _deck() if topic is None or c.topic == topic]
     states = _state_rows(db)
     if as_json:
@@ -391,9 +341,9 @@ def cards(topic, as_json, lang, db):
             click.echo(click.style(f"{c.topic} — {titles.get(c.topic, '')}", bold=True))
         row = states.get(c.id)
         state = _state_name(row)
-        due = f", due {_show_time(row['due'])}" if row and row["due"] else ""
+        due = f", due {show_time(row['due'])}" if row and row["due"] else ""
         click.echo(f"  {c.id}  [{state}{due}]")
-        click.echo(_wrap(c.question(lang), "      "))
+        click.echo(wrap(c.question(lang), "      "))
     click.echo(f"{len(deck)} card{'s' if len(deck) != 1 else ''}. Show one with: mlquiz card ID")
 
 
@@ -414,11 +364,11 @@ def card(card_id, lang, db):
     from mlquiz.cards import check
 
     click.echo(click.style(f"{found.id}", bold=True) + f"  ({_titles().get(found.topic, found.topic)})")
-    click.echo(_wrap(found.question(lang)))
+    click.echo(wrap(found.question(lang)))
     click.echo(click.style(f"  {names_line(found)}", dim=True))
     _show_answer(found, check)
     row = states.get(found.id)
-    due = f", due {_show_time(row['due'])}" if row and row["due"] else ""
+    due = f", due {show_time(row['due'])}" if row and row["due"] else ""
     click.echo(f"Schedule: {_state_name(row)}{due}.")
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from mlquiz.cli.common import db_option, json_option
+
 SYMBOLS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "not_implemented": ("TODO", "yellow")}
 
 
@@ -26,9 +28,8 @@ def grade_commands():
               help="Time limit for each function over all its cases (default: the exercise's, 5 s for most).")
 @click.option("--memory", "memory_mb", type=click.IntRange(min=64), default=1024, show_default=True,
               metavar="MB", help="Memory limit of the process running your code.")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole report as one JSON document.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar="MLQUIZ_DB",
-              help="The schedule database (default: in your user data folder; env MLQUIZ_DB).")
+@json_option
+@db_option
 @click.option("--no-record", is_flag=True, help="Grade without recording a review in the schedule.")
 def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_record):
     """Grade your implementation of an exercise.
@@ -44,7 +45,8 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
       mlquiz grade --all exercises/ --json
     """
     from mlquiz.curriculum import exercises
-    from mlquiz.grading import GradingError, grade_file
+    from mlquiz.grading.engine import grade_file
+    from mlquiz.grading.report import GradingError
 
     if grade_all:
         folder = path or Path("exercises")
@@ -83,12 +85,13 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
 def _record(db, reports):
     """Record each graded submission and its review in the schedule (after the report is
     shown, so that a problem with the database never hides a verdict)."""
-    from mlquiz import schedule
-    from mlquiz.store import StoreError
+    from mlquiz.schedule.attempts import record_reports
+    from mlquiz.schedule.items import ScheduleError
+    from mlquiz.schedule.store import StoreError
 
     try:
-        recorded = schedule.record_reports(db, reports)
-    except (StoreError, schedule.ScheduleError) as exc:
+        recorded = record_reports(db, reports)
+    except (StoreError, ScheduleError) as exc:
         raise click.ClickException(f"the verdict was not recorded: {exc}") from None
     for report, attempt in zip(reports, recorded):
         if attempt is None:
@@ -145,7 +148,7 @@ def _print_summary(reports, as_json):
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the topics as JSON.")
+@json_option
 def topics(as_json):
     """List the topics of the curriculum with their exercise files.
 

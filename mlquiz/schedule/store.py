@@ -318,12 +318,12 @@ def _explain(exc: sqlite3.Error, path: Path) -> StoreError:
     return StoreError(f"{path}: {message}")
 
 
-def open_store(path=None, *, sync: bool = True) -> Store:
+def open_store(path=None) -> Store:
     """Open the mlquiz database at ``path`` (None: ``$MLQUIZ_DB`` or the user data folder),
-    creating it and its folder when missing and migrating an older schema. With ``sync``, the
-    items table is brought up to date with the curriculum and the flashcard deck (a cheap
-    check of a fingerprint unless they changed). Raises ``StoreError`` with a clear message
-    for anything that is not an mlquiz database, a newer schema or a read-only location."""
+    creating it and its folder when missing and migrating an older schema. The items are
+    synced by the schedule layer (``mlquiz.schedule.items.open_schedule``). Raises
+    ``StoreError`` with a clear message for anything that is not an mlquiz database, a newer
+    schema or a read-only location."""
     path = Path(path).expanduser() if path else default_path()
     found = inspect_path(path)
     _check_writable(path, found)
@@ -334,10 +334,6 @@ def open_store(path=None, *, sync: bool = True) -> Store:
     store = Store(path, conn)
     try:
         _prepare(store, found)
-        if sync:
-            from mlquiz.schedule import sync_items
-
-            sync_items(store)
     except sqlite3.Error as exc:
         store.close()
         raise _explain(exc, path) from None

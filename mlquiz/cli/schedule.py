@@ -1,113 +1,25 @@
 """Commands of the schedule: ``next``, ``history``, ``stats``, ``config``, ``hint``,
 ``attempts``, ``reset``, ``restore``.
 
-Each command opens the store, calls one function of ``mlquiz.schedule`` and prints. The
+Each command opens the schedule, calls one function of ``mlquiz.schedule`` and prints. The
 library is imported inside the commands: ``mlquiz next`` must start fast.
 """
 
 from __future__ import annotations
 
 import json
-import textwrap
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from mlquiz import clock
+from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, json_option, opened,
+                               relative, show_time, wrap)
+from mlquiz.curriculum import display_path
 
 
 def schedule_commands():
     return [next_command, history, stats, config, hint, attempts, reset, restore]
-
-
-def db_option(command):
-    """The shared ``--db PATH`` option (env ``MLQUIZ_DB``)."""
-    return click.option(
-        "--db", type=click.Path(dir_okay=False, path_type=Path), envvar="MLQUIZ_DB",
-        show_envvar=True, metavar="PATH",
-        help="The schedule database (default: mlquiz.db in your user data folder).",
-    )(command)
-
-
-def json_option(command):
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print the result as JSON.")(command)
-
-
-def _now() -> datetime:
-    try:
-        return clock.now()
-    except clock.ClockError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-@contextmanager
-def opened(db):
-    """Open the store; turn every error a learner can cause into a one-line message."""
-    import sqlite3
-
-    from mlquiz.schedule import ConfigError, ScheduleError, UnknownItem
-    from mlquiz.store import StoreError, open_store
-
-    try:
-        store = open_store(db)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        yield store
-    except (UnknownItem, ConfigError) as exc:
-        raise click.UsageError(str(exc)) from None
-    except (StoreError, ScheduleError) as exc:
-        raise click.ClickException(str(exc)) from None
-    except sqlite3.Error as exc:
-        raise click.ClickException(f"{store.path}: {exc}") from None
-    finally:
-        store.close()
-
-
-def _exercise_or_fail(name):
-    from mlquiz.curriculum import get_exercise
-
-    exercise = get_exercise(name)
-    if exercise is None:
-        raise click.UsageError(f"unknown exercise {name!r}; `mlquiz topics` lists them")
-    return exercise
-
-
-def _show_time(moment) -> str:
-    if moment is None:
-        return "-"
-    if isinstance(moment, str):
-        moment = clock.parse_time(moment)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _relative(moment: datetime, now: datetime) -> str:
-    seconds = (moment - now).total_seconds()
-    size = abs(seconds)
-    if size < 60:
-        return "now"
-    if size < 3600:
-        text = f"{size / 60:.0f} min"
-    elif size < 2 * 86400:
-        text = f"{size / 3600:.0f} h"
-    else:
-        text = f"{size / 86400:.0f} days"
-    return f"in {text}" if seconds > 0 else f"{text} ago"
-
-
-def display_path(path: Path) -> str:
-    """A path as the learner would type it: relative to the current folder when inside it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _wrap(text: str, indent: str = "  ") -> str:
-    return textwrap.fill(text, width=88, initial_indent=indent, subsequent_indent=indent)
 
 
 # --- next ---------------------------------------------------------------------------------
@@ -127,17 +39,13 @@ def next_command(as_json, db):
       mlquiz next
       mlquiz next --json
     """
-    from mlquiz.schedule import default_file, next_item
+    from mlquiz.schedule.review import next_item
 
-    now = _now()
+    now = current_time()
     with opened(db) as store:
         found = next_item(store, now)
-        data = found.to_dict()
-        item = found.item
-        if item is not None and item.kind == "exercise":
-            path = default_file(store, item.ref)
-            data["file"] = display_path(path)
-            data["command"] = f"mlquiz grade {data['file']}"
+    data = found.to_dict()
+    item = found.item
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
@@ -145,10 +53,10 @@ def next_command(as_json, db):
         if found.next_due is None:
             click.echo("Nothing is scheduled.")
         else:
-            click.echo(f"Nothing to practise now. Next item: {_show_time(found.next_due)} "
-                       f"({_relative(found.next_due, now)}).")
+            click.echo(f"Nothing to practise now. Next item: {show_time(found.next_due)} "
+                       f"({relative(found.next_due, now)}).")
         return
-    when = "new" if item.new else f"{item.state_name}, due {_relative(item.due, now)}"
+    when = "new" if item.new else f"{item.state_name}, due {relative(item.due, now)}"
     if item.kind == "exercise":
         from mlquiz.curriculum import get_exercise
 
@@ -173,7 +81,7 @@ def next_command(as_json, db):
         click.echo(f"Practise now: flashcard {click.style(item.ref, bold=True)}{topic}  [{when}]")
         card = get_card(item.ref)
         if card is not None:
-            click.echo(_wrap(card.question(default_lang())))
+            click.echo(wrap(card.question(default_lang())))
         click.echo("  Review it with: mlquiz review")
     more = found.due_count - 1
     click.echo(f"{more} more to practise today." if more else "Nothing else is due today.")
@@ -197,7 +105,7 @@ def history(item, limit, as_json, db):
       mlquiz history
       mlquiz history bn_backward --json
     """
-    from mlquiz.schedule import history as review_log
+    from mlquiz.schedule.stats import history as review_log
 
     with opened(db) as store:
         rows = review_log(store, item, limit)
@@ -212,8 +120,8 @@ def history(item, limit, as_json, db):
                f"{'state':10}  next due")
     for r in rows:
         took = "-" if r["duration_seconds"] is None else _duration(r["duration_seconds"])
-        click.echo(f"{_show_time(r['reviewed_at']):20}  {r['item']:{width}}  {r['rating_name']:6}  "
-                   f"{r['source']:9}  {took:>8}  {r['state_name']:10}  {_show_time(r['due'])}")
+        click.echo(f"{show_time(r['reviewed_at']):20}  {r['item']:{width}}  {r['rating_name']:6}  "
+                   f"{r['source']:9}  {took:>8}  {r['state_name']:10}  {show_time(r['due'])}")
 
 
 def _duration(seconds: float) -> str:
@@ -248,9 +156,9 @@ def stats(as_json, db):
       mlquiz stats
       mlquiz stats --json
     """
-    from mlquiz.schedule import stats as compute
+    from mlquiz.schedule.stats import stats as compute
 
-    now = _now()
+    now = current_time()
     with opened(db) as store:
         data = compute(store, now)
     if as_json:
@@ -281,7 +189,7 @@ def stats(as_json, db):
     for topic in data["topics"]:
         ex, cards = topic["exercise"], topic["cards"]
         verdict = "passed" if ex["passed"] else ("attempted" if ex["attempts"] else "not tried")
-        due_text = f", due {_show_time(ex['due'])}" if ex["due"] else ""
+        due_text = f", due {show_time(ex['due'])}" if ex["due"] else ""
         card_text = (f"; cards {cards['seen']}/{cards['total']} seen, {cards['review']} learned"
                      if cards["total"] else "")
         click.echo(f"  {topic['topic']:20} {ex['state']:10} {verdict}{due_text}{card_text}")
@@ -312,7 +220,7 @@ def config_set(key, value, db):
     Example:
       mlquiz config set new_per_day 5
     """
-    from mlquiz.schedule import set_config
+    from mlquiz.schedule.config import set_config
 
     with opened(db) as store:
         stored = set_config(store, key, value)
@@ -330,7 +238,7 @@ def config_get(key, db):
       mlquiz config get retention
       mlquiz config get
     """
-    from mlquiz.schedule import config_values, get_config
+    from mlquiz.schedule.config import config_values, get_config
 
     with opened(db) as store:
         if key is not None:
@@ -356,14 +264,15 @@ def hint(exercise, db):
     Example:
       mlquiz hint bn_backward
     """
-    from mlquiz.schedule import deck_cards_for_exercise, record_hint
+    from mlquiz.schedule.hints import record_hint
+    from mlquiz.schedule.items import deck_cards_for_exercise
 
-    found = _exercise_or_fail(exercise)
-    now = _now()
+    found = exercise_or_fail(exercise)
+    now = current_time()
     with opened(db) as store:
         level = record_hint(store, found.id, now)
     click.echo(f"Hint {level} of {len(found.hints)} for {found.id} ({found.title_en}):")
-    click.echo(_wrap(found.hints[level - 1]))
+    click.echo(wrap(found.hints[level - 1]))
     if level == len(found.hints):
         click.echo("That was the last hint.")
     cards = deck_cards_for_exercise(found.id)
@@ -391,10 +300,10 @@ def attempts(exercise, as_json, db):
     Example:
       mlquiz attempts backprop
     """
-    from mlquiz.schedule import RATINGS
-    from mlquiz.schedule import attempts as stored_attempts
+    from mlquiz.schedule.attempts import attempts as stored_attempts
+    from mlquiz.schedule.review import RATINGS
 
-    found = _exercise_or_fail(exercise)
+    found = exercise_or_fail(exercise)
     with opened(db) as store:
         rows = stored_attempts(store, found.id)
     if as_json:
@@ -411,7 +320,7 @@ def attempts(exercise, as_json, db):
             rating = "Again (no new lapse today)"
         else:
             rating = RATINGS[row["rating"]]
-        click.echo(f"{row['attempt']:>3}  {_show_time(row['created_at']):20}  {_verdict(row):7}  "
+        click.echo(f"{row['attempt']:>3}  {show_time(row['created_at']):20}  {_verdict(row):7}  "
                    f"{rating:27}  {display_path(Path(row['file_path']))}")
     click.echo(f"`mlquiz restore {found.id} --attempt N` brings one back.")
 
@@ -431,10 +340,10 @@ def reset(exercise, file, db):
       mlquiz reset backprop
       mlquiz reset bn_backward --file ~/ml/bn_backward.py
     """
-    from mlquiz.schedule import reset_exercise
+    from mlquiz.schedule.attempts import reset_exercise
 
-    found = _exercise_or_fail(exercise)
-    now = _now()
+    found = exercise_or_fail(exercise)
+    now = current_time()
     with opened(db) as store:
         change = reset_exercise(store, found.id, file, now)
     _report_saved(change)
@@ -459,10 +368,10 @@ def restore(exercise, attempt, file, db):
       mlquiz restore backprop
       mlquiz restore backprop --attempt 2 --file /tmp/backprop_v2.py
     """
-    from mlquiz.schedule import restore_attempt
+    from mlquiz.schedule.attempts import restore_attempt
 
-    found = _exercise_or_fail(exercise)
-    now = _now()
+    found = exercise_or_fail(exercise)
+    now = current_time()
     with opened(db) as store:
         change = restore_attempt(store, found.id, attempt, file, now)
     _report_saved(change)

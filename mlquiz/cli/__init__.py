@@ -1,7 +1,7 @@
 """The mlquiz command line: a thin click layer over the library.
 
-Each area keeps its commands in its own module (``cli_grade``, ``cli_schedule``,
-``cli_cards``); this module only builds the group. Heavy modules (numpy, sympy,
+Each area keeps its commands in its own module (``grade``, ``schedule``, ``cards``), and the
+options and helpers they share in ``common``; this package only builds the group. Heavy modules (numpy, sympy,
 sqlite-utils) are imported inside the commands that need them, so start-up stays lean.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import click
 
 from mlquiz import __version__
-from mlquiz.cli_grade import grade_commands
-from mlquiz.cli_schedule import schedule_commands
-from mlquiz.cli_cards import card_commands
+from mlquiz.cli.cards import card_commands
+from mlquiz.cli.grade import grade_commands
+from mlquiz.cli.schedule import schedule_commands
 
 COMMAND_MODULES = [grade_commands, schedule_commands, card_commands]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlquiz.spec import Mismatch
+from mlquiz.grading.spec import Mismatch
 
 
 def compare(got, expected, rtol: float, atol: float, name: str = "out") -> Mismatch | None:

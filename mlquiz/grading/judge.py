@@ -1,6 +1,6 @@
 """The grading process's side of grading: draw the cases, run the references, compare.
 
-Called by :func:`mlquiz.grading.grade_file`; every comparison and check happens here, never in
+Called by :func:`mlquiz.grading.engine.grade_file`; every comparison and check happens here, never in
 the learner's process, whose answers arrive as plain JSON data.
 """
 
@@ -11,12 +11,12 @@ import inspect
 
 import numpy as np
 
-from mlquiz import _child as wire
+from mlquiz.grading import _child as wire
 from mlquiz.curriculum import Exercise
-from mlquiz.grading import FAIL, NOT_IMPLEMENTED, PASS, FunctionReport, failure_details
-from mlquiz.numeric import compare
-from mlquiz.references import load_reference
-from mlquiz.spec import Call, Case, FunctionSpec, Mismatch, Result
+from mlquiz.grading.report import FAIL, NOT_IMPLEMENTED, PASS, FunctionReport, failure_details
+from mlquiz.grading.numeric import compare
+from mlquiz.grading.references import load_reference
+from mlquiz.grading.spec import Call, Case, FunctionSpec, Mismatch, Result
 
 
 def load_specs(exercise: Exercise) -> list:

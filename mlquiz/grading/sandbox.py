@@ -1,14 +1,14 @@
 """Run a learner's file in a separate, limited process and collect what it returns.
 
-The child (``mlquiz/_child.py``) is started with ``python -I -S``: no site-packages, no
+The child (``mlquiz/grading/_child.py``) is started with ``python -I -S``: no site-packages, no
 environment variables of Python's, no current directory on ``sys.path``; only the standard
 library and a folder that links to numpy alone, so neither mlquiz nor its references can be
 imported. It runs with a memory limit (RLIMIT_AS) and a CPU limit, in its own process group
 (so that processes it forks are killed with it), reads its jobs on stdin and answers on a
 separate pipe, one JSON line per event. Its stdout and stderr are captured, truncated.
 
-Each graded function gets ``timeout`` seconds for all its cases (the first one also covers
-importing the file). A function that hangs, kills or crashes the process fails alone: the
+Importing the file gets ``timeout`` seconds, and each graded function ``timeout`` seconds for
+all its cases: the clock restarts when the child announces the function. A function that hangs, kills or crashes the process fails alone: the
 child is restarted for the functions after it.
 """
 

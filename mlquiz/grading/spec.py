@@ -5,7 +5,7 @@ A spec module ``mlquiz/specs/<exercise id>.py`` defines ``FUNCTIONS``, a list of
 
 For every function the engine
 
-1. draws the cases from ``cases(rng)`` (``rng`` is ``numpy.random.default_rng(seed)``);
+1. draws the cases from ``cases(rng)`` (``rng`` is ``numpy.random.default_rng([seed, index])``, one stream per function);
 2. runs the learner's function on each case in a sandboxed child process (inputs are copies;
    a case may chain further calls, e.g. a fit followed by the learner's own predict);
 3. in the grading process, compares the learner's output with the reference's output on the

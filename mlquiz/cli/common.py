@@ -1,0 +1,124 @@
+"""What every command group shares: the ``--db``, ``--json`` and ``--lang`` options, the clock,
+opening the schedule with every library error turned into a one-line message, and the ways
+times and paths are printed."""
+
+from __future__ import annotations
+
+import textwrap
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from mlquiz import clock
+
+LANGS = ("en", "zh")
+
+
+def db_option(command):
+    """The shared ``--db PATH`` option (env ``MLQUIZ_DB``)."""
+    return click.option(
+        "--db", type=click.Path(dir_okay=False, path_type=Path), envvar="MLQUIZ_DB",
+        show_envvar=True, metavar="PATH",
+        help="The schedule database (default: mlquiz.db in your user data folder).",
+    )(command)
+
+
+def json_option(command):
+    """The shared ``--json`` flag (the parameter ``as_json``)."""
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print the result as JSON.")(command)
+
+
+def lang_option(command):
+    """The shared ``--lang en|zh`` option (env ``MLQUIZ_LANG``): the language of questions."""
+    return click.option(
+        "--lang", type=click.Choice(LANGS), default="en", envvar="MLQUIZ_LANG",
+        show_envvar=True, show_default=True,
+        help="Language of the questions: en (English) or zh (中文).",
+    )(command)
+
+
+def current_time() -> datetime:
+    """``clock.now()``; a bad ``MLQUIZ_NOW`` is a usage error."""
+    try:
+        return clock.now()
+    except clock.ClockError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@contextmanager
+def opened(db):
+    """Open the schedule; turn every error a learner can cause into a one-line message."""
+    import sqlite3
+
+    from mlquiz.schedule.config import ConfigError
+    from mlquiz.schedule.items import ScheduleError, UnknownItem, open_schedule
+    from mlquiz.schedule.store import StoreError
+
+    try:
+        store = open_schedule(db)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield store
+    except (UnknownItem, ConfigError) as exc:
+        raise click.UsageError(str(exc)) from None
+    except (StoreError, ScheduleError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"{store.path}: {exc}") from None
+    finally:
+        store.close()
+
+
+def exercise_or_fail(name):
+    """The exercise of an id or a file name; an unknown one is a usage error."""
+    from mlquiz.curriculum import get_exercise
+
+    exercise = get_exercise(name)
+    if exercise is None:
+        raise click.UsageError(f"unknown exercise {name!r}; `mlquiz topics` lists them")
+    return exercise
+
+
+def topic_or_fail(topic: str | None) -> str | None:
+    """A topic's exercise id (None passes through); an unknown one is a usage error."""
+    if topic is None:
+        return None
+    from mlquiz.curriculum import get_exercise
+
+    exercise = get_exercise(topic)
+    if exercise is None:
+        raise click.UsageError(f"unknown topic {topic!r}; `mlquiz topics` lists them")
+    return exercise.id
+
+
+def show_time(moment) -> str:
+    """A time (datetime or stored text) as ``2026-03-01 09:30 UTC``; ``-`` for None."""
+    if moment is None:
+        return "-"
+    if isinstance(moment, str):
+        moment = clock.parse_time(moment)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def relative(moment: datetime, now: datetime) -> str:
+    """``in 3 h``, ``2 days ago``, ``now``."""
+    seconds = (moment - now).total_seconds()
+    size = abs(seconds)
+    if size < 60:
+        return "now"
+    if size < 3600:
+        text = f"{size / 60:.0f} min"
+    elif size < 2 * 86400:
+        text = f"{size / 3600:.0f} h"
+    else:
+        text = f"{size / 86400:.0f} days"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
+def wrap(text: str, indent: str = "  ") -> str:
+    """A paragraph wrapped at 88 columns, indented."""
+    return textwrap.fill(text, width=88, initial_indent=indent, subsequent_indent=indent)

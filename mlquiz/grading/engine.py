@@ -1,0 +1,85 @@
+"""The grading engine: run a learner's file on seeded random cases and judge every function.
+
+``grade_file(path)`` returns a :class:`~mlquiz.grading.report.Report`. The learner's functions
+run in the sandbox (``mlquiz.grading.sandbox``); the cases, the references, the independent
+checks and every comparison run in the grading process (``mlquiz.grading.judge``). See
+``mlquiz/grading/spec.py`` for what a spec declares. This module does not import numpy, so
+that the sandbox's child can start first and load its own numpy while this process loads the
+rest.
+"""
+
+from __future__ import annotations
+
+import ast
+import secrets
+import time
+from pathlib import Path
+
+from mlquiz.curriculum import get_exercise
+from mlquiz.grading.report import (DEFAULT_MEMORY_MB, FAIL, FunctionReport, GradingError, Report,
+                                   failure_details)
+from mlquiz.grading.sandbox import Sandbox
+
+FORBIDDEN_MODULES = ("mlquiz", "reference")
+
+
+def grade_file(path, exercise: str | None = None, seed: int | None = None,
+               timeout: float | None = None, memory_mb: int = DEFAULT_MEMORY_MB) -> Report:
+    """Grade the learner's file ``path`` (the exercise is recognised from its name unless
+    ``exercise`` is given). ``seed`` defaults to a fresh random one, printed in the report."""
+    started = time.perf_counter()
+    path = Path(path)
+    if path.is_dir():
+        raise GradingError(f"{path} is a folder; grade one file, or every file in it with --all")
+    if not path.is_file():
+        raise GradingError(f"no such file: {path}")
+    found = get_exercise(exercise or path.name)
+    if found is None:
+        if exercise:
+            raise GradingError(f"unknown exercise {exercise!r}; `mlquiz topics` lists them")
+        raise GradingError(f"cannot tell which exercise {path.name} is; name the file after an "
+                           "exercise (e.g. bn_backward.py) or pass --exercise NAME")
+    seed = secrets.randbelow(2**31) if seed is None else int(seed)
+    timeout = found.timeout if timeout is None else float(timeout)
+    report = Report(found.id, f"{found.title_en} ({found.title_zh})", str(path), seed,
+                    timeout=timeout, memory_mb=memory_mb)
+    try:
+        report.source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        report.source = path.read_bytes().decode("utf-8", errors="replace")
+        problem = "your file is not UTF-8 text"
+    else:
+        problem = _static_problem(path, report.source)
+    if problem:
+        report.functions = [FunctionReport(name, FAIL, failure=failure_details(problem)) for name in found.functions]
+    else:
+        with Sandbox(path.resolve(), memory_mb, len(found.functions), timeout) as sandbox:
+            from mlquiz.grading import judge  # numpy, the specs and the references, while the child starts
+
+            judge.grade_in_sandbox(sandbox, found, seed, timeout, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _static_problem(path: Path, source: str) -> str | None:
+    """What is wrong with the file before running it: a syntax error, or importing mlquiz's
+    own implementation."""
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
+        text = (exc.text or "").rstrip()
+        return f"syntax error at {where}: {exc.msg}" + (f"\n    {text}" if text else "")
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value] if node.value.split(".")[0] in FORBIDDEN_MODULES else []
+        for name in names:
+            if name.split(".")[0] in FORBIDDEN_MODULES:
+                return (f"line {node.lineno}: your file uses {name!r}; an exercise must be your own "
+                        "code (numpy and the standard library only), not mlquiz's reference")
+    return None

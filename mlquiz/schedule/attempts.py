@@ -1,0 +1,265 @@
+"""Graded attempts and the files kept: every graded file with its verdict and the review it
+makes, and the files that ``reset`` and ``restore`` are about to overwrite.
+
+Rules: a graded exercise is a review, Good when every function passes, Again otherwise, Hard
+for a pass after ``mlquiz hint`` since the item's last review. A failure on an item whose last
+review is an Again of the same day is stored as an attempt but is not a review (no new lapse);
+the next pass is the recovery. Its duration is the time since ``mlquiz next`` showed the
+exercise or it was last graded, whichever is later. A file in which every function is still
+"not implemented" (an untouched stub) is neither a review nor an attempt. Failing an exercise
+calls for the flashcards of its formulas (``items.requested_at``): they are due at once,
+until their next review.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from mlquiz import clock
+from mlquiz.curriculum import Exercise
+from mlquiz.schedule.items import (ScheduleError, UnknownItem, deck_cards_for_exercise,
+                                   default_file, exercise_named, open_schedule)
+from mlquiz.schedule.review import AGAIN, GOOD, HARD, RATINGS, Review, apply_review
+from mlquiz.schedule.store import Store
+
+
+class Attempt(NamedTuple):
+    exercise: str
+    attempt: int
+    passed: bool
+    rating: int  # the attempt's rating; a review only when review is not None
+    review: Review | None
+    duration_seconds: float | None
+
+    @property
+    def counted(self) -> bool:
+        return self.review is not None
+
+    @property
+    def rating_name(self) -> str:
+        return RATINGS[self.rating]
+
+
+def _source_text(source) -> str:
+    if isinstance(source, bytes):
+        return source.decode("utf-8", errors="replace")
+    return str(source)
+
+
+def _report_json(report) -> str | None:
+    if report is None:
+        return None
+    if isinstance(report, str):
+        try:
+            json.loads(report)
+            return report
+        except ValueError:
+            return json.dumps({"text": report})
+    if hasattr(report, "to_dict"):
+        report = report.to_dict()
+    return json.dumps(report, default=str, ensure_ascii=False)
+
+
+def _next_attempt(store: Store, exercise_id: str) -> int:
+    return store.value("SELECT coalesce(max(attempt), 0) + 1 FROM submissions WHERE exercise = ?",
+                       (exercise_id,))
+
+
+def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bool,
+                   report=None, now: datetime | None = None) -> Attempt:
+    """Store a graded file (its source and the report as JSON) and, in the same transaction,
+    the review it makes (see the module docstring for the rules). Returns the details."""
+    now = clock.current(now)
+    exercise = exercise_named(exercise_id)
+    item_id = f"exercise:{exercise.id}"
+    passed = bool(passed)
+    text = _source_text(source)
+    report_json = _report_json(report)
+    file_path = str(Path(file_path).expanduser().resolve())
+    with store.write():
+        row = store.row("SELECT shown_at, hints FROM items WHERE id = ?", (item_id,))
+        if row is None:
+            raise UnknownItem(f"{exercise.id} is not in the schedule")
+        last_graded = store.value("SELECT created_at FROM submissions WHERE exercise = ? AND "
+                                  "kind = 'graded' ORDER BY attempt DESC LIMIT 1", (exercise.id,))
+        since = [t for t in (clock.parse_optional(row["shown_at"]), clock.parse_optional(last_graded)) if t is not None]
+        duration = max(0.0, (now - max(since)).total_seconds()) if since else None
+        if passed:
+            rating = HARD if row["hints"] > 0 else GOOD
+        else:
+            rating = AGAIN
+        review = None
+        if not _failed_today(store, item_id, now) or passed:
+            review = apply_review(store, item_id, rating, "grade", duration, now)
+        if not passed:
+            _request_cards(store, exercise.id, now)
+        number = _next_attempt(store, exercise.id)
+        store.db["submissions"].insert({
+            "exercise": exercise.id, "attempt": number, "created_at": clock.format_time(now),
+            "kind": "graded", "file_path": file_path, "source": text,
+            "sha256": _sha(text), "passed": int(passed), "rating": rating,
+            "review_id": review.id if review else None, "duration_seconds": duration,
+            "report": report_json, "note": None})
+    return Attempt(exercise.id, number, passed, rating, review, duration)
+
+
+def _request_cards(store: Store, exercise_id: str, now: datetime) -> None:
+    """A failed exercise makes the flashcards of its formulas due now (new ones included)."""
+    card_items = [f"card:{card}" for card in deck_cards_for_exercise(exercise_id)]
+    if card_items:
+        marks = ", ".join("?" * len(card_items))
+        store.conn.execute(f"UPDATE items SET requested_at = ? WHERE id IN ({marks}) AND active = 1 "
+                           "AND requested_at IS NULL AND (due IS NULL OR due > ?)",
+                           (clock.format_time(now), *card_items, clock.format_time(now)))
+
+
+def _failed_today(store: Store, item_id: str, now: datetime) -> bool:
+    """Is the item's last review an Again of the same UTC day?"""
+    last = store.row("SELECT rating, reviewed_at FROM reviews WHERE item_id = ? "
+                     "ORDER BY id DESC LIMIT 1", (item_id,))
+    return (last is not None and last["rating"] == AGAIN
+            and clock.day_start(clock.parse_optional(last["reviewed_at"])) == clock.day_start(now))
+
+
+def record_reports(db, reports, now: datetime | None = None) -> list[Attempt | None]:
+    """Record grading reports (``mlquiz.grading.report.Report``: ``exercise``, ``file``, ``source``,
+    ``passed``, ``functions``, ``to_dict()``) in the database at ``db`` (None: the default one).
+    Returns an Attempt for each report, or None for a file with nothing implemented yet (an
+    untouched stub is not a review)."""
+    now = clock.current(now)
+    results = []
+    with open_schedule(db) as store:
+        for report in reports:
+            if all(f.verdict == "not_implemented" for f in report.functions):
+                results.append(None)
+                continue
+            results.append(record_attempt(store, report.exercise, Path(report.file), report.source,
+                                          report.passed, report, now))
+    return results
+
+
+def attempts(store: Store, exercise_id: str) -> list[dict]:
+    """The stored files of an exercise, oldest first (without their source)."""
+    exercise = exercise_named(exercise_id)
+    return store.rows(
+        "SELECT attempt, created_at, kind, file_path, passed, rating, review_id, "
+        "duration_seconds, note, length(source) AS chars FROM submissions "
+        "WHERE exercise = ? ORDER BY attempt", (exercise.id,))
+
+
+def get_attempt(store: Store, exercise_id: str, number: int | None = None) -> dict:
+    """One stored file with its source (default: the latest)."""
+    exercise = exercise_named(exercise_id)
+    if number is None:
+        row = store.row("SELECT * FROM submissions WHERE exercise = ? ORDER BY attempt DESC "
+                        "LIMIT 1", (exercise.id,))
+        if row is None:
+            raise ScheduleError(f"no stored attempts of {exercise.id} yet")
+        return row
+    row = store.row("SELECT * FROM submissions WHERE exercise = ? AND attempt = ?",
+                    (exercise.id, number))
+    if row is None:
+        count = _next_attempt(store, exercise.id) - 1
+        known = f"attempts 1 to {count}" if count else "none yet"
+        raise ScheduleError(f"{exercise.id} has no attempt {number} ({known}; "
+                            f"`mlquiz attempts {exercise.id}` lists them)")
+    return row
+
+
+class FileChange(NamedTuple):
+    path: Path
+    saved_attempt: int | None  # where the overwritten file is in the history (None: no file)
+    saved_now: bool  # False: it was already stored (or was the stub)
+    restored_attempt: int | None = None
+
+
+def _read_for_saving(path: Path) -> str | None:
+    if path.is_dir():
+        raise ScheduleError(f"{path} is a folder, not an exercise file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ScheduleError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScheduleError(f"{path} is not UTF-8 text; it was not overwritten (move it "
+                            "away first)") from None
+
+
+def _save_current(store: Store, exercise: Exercise, path: Path, note: str, now, skip: str):
+    """Store the file at ``path`` unless it is missing, equal to ``skip`` or already stored;
+    returns (attempt, saved_now). Runs in the caller's write transaction."""
+    text = _read_for_saving(path)
+    if text is None:
+        return None, False
+    if text == skip:
+        return None, False
+    digest = _sha(text)
+    known = store.value("SELECT attempt FROM submissions WHERE exercise = ? AND sha256 = ? "
+                        "ORDER BY attempt DESC LIMIT 1", (exercise.id, digest))
+    if known is not None:
+        return known, False
+    number = _next_attempt(store, exercise.id)
+    store.db["submissions"].insert({
+        "exercise": exercise.id, "attempt": number, "created_at": clock.format_time(now), "kind": "saved",
+        "file_path": str(path), "source": text, "sha256": digest, "passed": None,
+        "rating": None, "review_id": None, "duration_seconds": None, "report": None,
+        "note": note})
+    return number, True
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Replace the file atomically (a temporary file beside it, then rename)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.mlquiz-{os.getpid()}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise ScheduleError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def reset_exercise(store: Store, exercise_id: str, file=None,
+                   now: datetime | None = None) -> FileChange:
+    """Save the exercise's current file in the history, then put the fresh stub there."""
+    now = clock.current(now)
+    exercise = exercise_named(exercise_id)
+    try:
+        stub = exercise.stub_path.read_text(encoding="utf-8")
+    except OSError:
+        raise ScheduleError(
+            f"the stub of {exercise.id} is missing ({exercise.stub_path})") from None
+    path = Path(file).expanduser().resolve() if file else default_file(store, exercise.id)
+    with store.write():
+        saved, saved_now = _save_current(store, exercise, path, "saved before reset", now, stub)
+    _write_file(path, stub)
+    return FileChange(path, saved, saved_now)
+
+
+def restore_attempt(store: Store, exercise_id: str, attempt: int | None = None, file=None,
+                    now: datetime | None = None) -> FileChange:
+    """Write a stored attempt (default: the latest) back to the exercise's file, saving the
+    file it replaces first."""
+    now = clock.current(now)
+    exercise = exercise_named(exercise_id)
+    row = get_attempt(store, exercise.id, attempt)
+    path = Path(file).expanduser().resolve() if file else default_file(store, exercise.id)
+    with store.write():
+        saved, saved_now = _save_current(
+            store, exercise, path, f"saved before restoring attempt {row['attempt']}", now,
+            row["source"])
+    _write_file(path, row["source"])
+    return FileChange(path, saved, saved_now, row["attempt"])
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()

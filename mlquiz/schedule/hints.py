@@ -1,0 +1,28 @@
+"""Hints: each ``mlquiz hint`` shows the next hint of an exercise and is recorded, so that a
+pass after it (before the item's next review) is rated Hard."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mlquiz import clock
+from mlquiz.schedule.items import ScheduleError, UnknownItem, exercise_named
+from mlquiz.schedule.store import Store
+
+
+def record_hint(store: Store, exercise_id: str, now: datetime | None = None) -> int:
+    """Record that a hint was shown; returns its level (1 = the first hint of the exercise,
+    capped at the last one). A pass after this, before the next review, is rated Hard."""
+    now = clock.current(now)
+    exercise = exercise_named(exercise_id)
+    if not exercise.hints:
+        raise ScheduleError(f"{exercise.id} has no hints")
+    item_id = f"exercise:{exercise.id}"
+    with store.write():
+        used = store.value("SELECT hints FROM items WHERE id = ?", (item_id,))
+        if used is None:
+            raise UnknownItem(f"{exercise.id} is not in the schedule")
+        level = min(used + 1, len(exercise.hints))
+        store.db["items"].update(item_id, {"hints": used + 1})
+        store.db["hints"].insert({"exercise": exercise.id, "level": level, "used_at": clock.format_time(now)})
+    return level
