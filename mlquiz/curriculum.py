@@ -73,6 +73,19 @@ def get_exercise(name: str) -> Exercise | None:
     return None
 
 
+class UnknownExercise(LookupError):
+    """A name that is no exercise of the curriculum; the message says where the list is."""
+
+
+def require_exercise(name: str, what: str = "exercise") -> Exercise:
+    """``get_exercise``, or ``UnknownExercise`` ("unknown exercise 'x'; `mlquiz topics` lists
+    them"); ``what`` names the thing looked up (an exercise, a topic)."""
+    found = get_exercise(name) if name else None
+    if found is None:
+        raise UnknownExercise(f"unknown {what} {name!r}; `mlquiz topics` lists them")
+    return found
+
+
 def display_path(path: Path) -> str:
     """A path as the learner would type it: relative to the current folder when inside it."""
     try:

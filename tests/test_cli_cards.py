@@ -191,19 +191,6 @@ def test_unknown_card_suggests_close_ids(run):
     assert "unknown card" in result.output and "bn_backward.dgamma" in result.output
 
 
-def test_every_command_has_help_with_an_example(run):
-    commands = []
-    for command in cli_cards.card_commands():
-        commands.append([command.name])
-        if isinstance(command, click.Group):
-            commands += [[command.name, sub] for sub in command.commands]
-    for path in commands:
-        result = run(*path, "--help")
-        assert result.exit_code == 0, path
-        assert "Example" in result.output, path
-        assert result.output.split("\n\n")[1].strip(), path  # a help text, not only usage
-
-
 def test_a_broken_database_is_a_clear_error(run, tmp_path):
     bad = tmp_path / "not-a-db.txt"
     bad.write_text("hello")

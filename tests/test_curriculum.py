@@ -3,6 +3,7 @@ interface, and a grading spec; its stub is "not implemented", its reference pass
 slightly perturbed reference fails every function, which proves the grader can fail."""
 
 import ast
+import os
 import re
 from pathlib import Path
 
@@ -17,8 +18,11 @@ CURRICULUM_MD = Path(__file__).resolve().parents[2] / "shared" / "CURRICULUM.md"
 IDS = [ex.id for ex in exercises()]
 
 
-@pytest.mark.skipif(not CURRICULUM_MD.is_file(), reason="shared/CURRICULUM.md is not beside this checkout")
 def test_declarations_match_the_curriculum_table():
+    if not CURRICULUM_MD.is_file():
+        # CI lays shared/ beside the clone: missing there, the contract is not checked at all.
+        assert not os.environ.get("CI"), f"{CURRICULUM_MD} is missing in CI"
+        pytest.skip("shared/CURRICULUM.md is not beside this checkout")
     rows = re.findall(r"^\| (\w+) \| [^|]+ \| exercises/([\w.]+) \| ([^|]+) \|$", CURRICULUM_MD.read_text(), re.M)
     table = {topic: (file, re.findall(r"`(\w+)`", functions)) for topic, file, functions in rows}
     declared = {ex.id: (ex.file, list(ex.functions)) for ex in exercises()}

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from mlquiz import clock
+from mlquiz.curriculum import UnknownExercise, require_exercise
 
 LANGS = ("en", "zh")
 
@@ -73,26 +74,17 @@ def opened(db):
         store.close()
 
 
-def exercise_or_fail(name):
+def exercise_or_fail(name: str, what: str = "exercise"):
     """The exercise of an id or a file name; an unknown one is a usage error."""
-    from mlquiz.curriculum import get_exercise
-
-    exercise = get_exercise(name)
-    if exercise is None:
-        raise click.UsageError(f"unknown exercise {name!r}; `mlquiz topics` lists them")
-    return exercise
+    try:
+        return require_exercise(name, what)
+    except UnknownExercise as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def topic_or_fail(topic: str | None) -> str | None:
     """A topic's exercise id (None passes through); an unknown one is a usage error."""
-    if topic is None:
-        return None
-    from mlquiz.curriculum import get_exercise
-
-    exercise = get_exercise(topic)
-    if exercise is None:
-        raise click.UsageError(f"unknown topic {topic!r}; `mlquiz topics` lists them")
-    return exercise.id
+    return None if topic is None else exercise_or_fail(topic, "topic").id
 
 
 def show_time(moment) -> str:

@@ -15,7 +15,7 @@ import secrets
 import time
 from pathlib import Path
 
-from mlquiz.curriculum import get_exercise
+from mlquiz.curriculum import UnknownExercise, get_exercise, require_exercise
 from mlquiz.grading.report import (DEFAULT_MEMORY_MB, FAIL, FunctionReport, GradingError, Report,
                                    failure_details)
 from mlquiz.grading.sandbox import Sandbox
@@ -33,10 +33,14 @@ def grade_file(path, exercise: str | None = None, seed: int | None = None,
         raise GradingError(f"{path} is a folder; grade one file, or every file in it with --all")
     if not path.is_file():
         raise GradingError(f"no such file: {path}")
-    found = get_exercise(exercise or path.name)
+    if exercise:
+        try:
+            found = require_exercise(exercise)
+        except UnknownExercise as exc:
+            raise GradingError(str(exc)) from None
+    else:
+        found = get_exercise(path.name)
     if found is None:
-        if exercise:
-            raise GradingError(f"unknown exercise {exercise!r}; `mlquiz topics` lists them")
         raise GradingError(f"cannot tell which exercise {path.name} is; name the file after an "
                            "exercise (e.g. bn_backward.py) or pass --exercise NAME")
     seed = secrets.randbelow(2**31) if seed is None else int(seed)

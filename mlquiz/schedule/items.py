@@ -14,7 +14,8 @@ import zlib
 from pathlib import Path
 from typing import NamedTuple
 
-from mlquiz.curriculum import PACKAGE_DIR, Exercise, exercises, get_exercise
+from mlquiz.curriculum import (PACKAGE_DIR, Exercise, UnknownExercise, exercises, get_exercise,
+                               require_exercise)
 from mlquiz.schedule.store import Store, open_store
 
 KINDS = ("exercise", "card")
@@ -159,10 +160,10 @@ def sync_items(store: Store, force: bool = False) -> bool:
 
 def exercise_named(name: str) -> Exercise:
     """The exercise of an id, a file name or an ``exercise:<id>`` item id."""
-    found = get_exercise(name.removeprefix("exercise:")) if name else None
-    if found is None:
-        raise UnknownItem(f"unknown exercise {name!r}; `mlquiz topics` lists them")
-    return found
+    try:
+        return require_exercise(name.removeprefix("exercise:") if name else name)
+    except UnknownExercise as exc:
+        raise UnknownItem(str(exc)) from None
 
 
 def resolve_item(store: Store, name: str) -> str:
