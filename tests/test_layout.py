@@ -19,7 +19,7 @@ import mlquiz
 PACKAGE = Path(mlquiz.__file__).resolve().parent
 
 # The wings and what each may import besides itself. The ground floor is everyone's.
-GROUND = {"mlquiz", "mlquiz.curriculum", "mlquiz.clock"}
+GROUND = {"mlquiz", "mlquiz.curriculum", "mlquiz.clock", "mlquiz.i18n"}
 MAY_IMPORT = {
     "grading": {"grading"},
     "specs": {"grading", "specs"},
