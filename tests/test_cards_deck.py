@@ -829,36 +829,12 @@ def _(v):
 
 # priors --------------------------------------------------------------------------------------
 
-@oracle("priors.gaussian_density")
-def _(v):
-    return stats.norm.pdf(v.w, scale=v.sigma)
-
-
-@oracle("priors.gaussian_neg_log_one")
-def _(v):
-    return -stats.norm.logpdf(v.w, scale=v.sigma)
-
-
-@oracle("priors.gaussian_neg_log_prior")
-def _(v):
-    value = -np.sum(stats.norm.logpdf(v.w, scale=v.sigma))
-    assert np.isclose(value, ref("priors").gaussian_neg_log_prior(v.w, v.sigma))
-    return value
-
-
-@oracle("priors.laplace_density")
-def _(v):
-    return stats.laplace.pdf(v.w, scale=v.b)
-
-
-@oracle("priors.laplace_neg_log_one")
-def _(v):
-    return -stats.laplace.logpdf(v.w, scale=v.b)
-
-
-@oracle("priors.laplace_neg_log_prior")
-def _(v):
-    return -np.sum(stats.laplace.logpdf(v.w, scale=v.b))
+#: the prior of one weight, as a scipy distribution of the card's parameter
+PRIORS = {"gaussian": lambda v: stats.norm(scale=v.sigma), "laplace": lambda v: stats.laplace(scale=v.b)}
+for _family, _prior in PRIORS.items():
+    oracle(f"priors.{_family}_density")(lambda v, prior=_prior: prior(v).pdf(v.w))
+    oracle(f"priors.{_family}_neg_log_one")(lambda v, prior=_prior: -prior(v).logpdf(v.w))
+    oracle(f"priors.{_family}_neg_log_prior")(lambda v, prior=_prior: -np.sum(prior(v).logpdf(v.w)))
 
 
 def gaussian_nll(v):
@@ -904,59 +880,24 @@ def _(v):
 
 # logistic regression -------------------------------------------------------------------------
 
-@oracle("logistic_regression.sigmoid")
-def _(v):
-    return special.expit(v.z)
-
-
-@oracle("logistic_regression.sigmoid_grad", **FD)
-def _(v):
-    return derivative(special.expit, v.z)
-
-
-@oracle("logistic_regression.sigmoid_symmetry")
-def _(v):
-    return special.expit(-v.z)
-
-
-@oracle("logistic_regression.predict")
-def _(v):
-    return ref("logistic_regression").predict_proba(v.theta, v.X)
-
-
-@oracle("logistic_regression.probability")
-def _(v):
-    return stats.bernoulli.pmf(v.y, v.h)
-
-
-@oracle("logistic_regression.likelihood")
-def _(v):
-    return np.prod(stats.bernoulli.pmf(v.y, v.h))
-
-
-@oracle("logistic_regression.log_likelihood")
-def _(v):
-    return np.sum(stats.bernoulli.logpmf(v.y, v.h))
-
-
-@oracle("logistic_regression.log_likelihood_z")
-def _(v):
-    return -log_loss(v.y, v.z)
-
-
-@oracle("logistic_regression.log_h_stable")
-def _(v):
-    return special.log_expit(v.z)
-
-
-@oracle("logistic_regression.dlog_g", **FD)
-def _(v):
-    return derivative(special.log_expit, v.z)
-
-
-@oracle("logistic_regression.dlog_one_minus_g", **FD)
-def _(v):
-    return derivative(lambda z: special.log_expit(-z), v.z)
+#: one-line oracles: scipy's logistic function, its logarithm and the Bernoulli distribution
+for _card_id, _f in {
+    "logistic_regression.sigmoid": lambda v: special.expit(v.z),
+    "logistic_regression.sigmoid_symmetry": lambda v: special.expit(-v.z),
+    "logistic_regression.predict": lambda v: ref("logistic_regression").predict_proba(v.theta, v.X),
+    "logistic_regression.probability": lambda v: stats.bernoulli.pmf(v.y, v.h),
+    "logistic_regression.likelihood": lambda v: np.prod(stats.bernoulli.pmf(v.y, v.h)),
+    "logistic_regression.log_likelihood": lambda v: np.sum(stats.bernoulli.logpmf(v.y, v.h)),
+    "logistic_regression.log_likelihood_z": lambda v: -log_loss(v.y, v.z),
+    "logistic_regression.log_h_stable": lambda v: special.log_expit(v.z),
+}.items():
+    oracle(_card_id)(_f)
+for _card_id, _f in {  # derivatives, by finite differences
+    "logistic_regression.sigmoid_grad": lambda v: derivative(special.expit, v.z),
+    "logistic_regression.dlog_g": lambda v: derivative(special.log_expit, v.z),
+    "logistic_regression.dlog_one_minus_g": lambda v: derivative(lambda z: special.log_expit(-z), v.z),
+}.items():
+    oracle(_card_id, **FD)(_f)
 
 
 @oracle("logistic_regression.dl_dz", **FD)
@@ -1166,24 +1107,11 @@ def _alpha2_range(v, same_labels):
     return low, high
 
 
-@oracle("svm_dual.smo_low_unequal", prepare=_inside_box, atol=1e-7)
-def _(v):
-    return _alpha2_range(v, same_labels=False)[0]
-
-
-@oracle("svm_dual.smo_high_unequal", prepare=_inside_box, atol=1e-7)
-def _(v):
-    return _alpha2_range(v, same_labels=False)[1]
-
-
-@oracle("svm_dual.smo_low_equal", prepare=_inside_box, atol=1e-7)
-def _(v):
-    return _alpha2_range(v, same_labels=True)[0]
-
-
-@oracle("svm_dual.smo_high_equal", prepare=_inside_box, atol=1e-7)
-def _(v):
-    return _alpha2_range(v, same_labels=True)[1]
+for _labels, _same in (("unequal", False), ("equal", True)):
+    for _end, _name in enumerate(("low", "high")):
+        oracle(f"svm_dual.smo_{_name}_{_labels}", prepare=_inside_box, atol=1e-7)(
+            lambda v, same=_same, end=_end: _alpha2_range(v, same_labels=same)[end]
+        )
 
 
 def _ordered_bounds(v, rng, index):
