@@ -302,7 +302,8 @@ LATEX_COMMANDS = {
 
 
 def latex_problems(latex: str) -> list[str]:
-    """Unbalanced braces, unpaired \\left/\\right or \\begin/\\end, unknown commands."""
+    """Unbalanced braces, unpaired \\left/\\right, commands outside LATEX_COMMANDS (environments
+    such as \\begin{cases} included: the terminal does not render them)."""
     problems = []
     depth = 0
     for match in re.finditer(r"\\[{}]|[{}]", latex):
@@ -402,8 +403,9 @@ def formula_value(card, point: dict, text: str | None = None) -> float:
     return float(sympy.N(expr, 20))
 
 
-def test_this_files_readings_agree_with_the_checker_on_its_own_examples():
-    """The readings above are not the checker's: on a few cards, both agree."""
+def test_this_files_readings_of_answers():
+    """The readings above: another spelling of an answer gives its value (the checker's
+    two-argument max is elementwise), and the sigmoid's derivative has its known values."""
     card = get_card("svm_primal.objective")
     rng = np.random.default_rng(0)
     env = draw_inputs(card, rng, 0)
