@@ -3,7 +3,10 @@ a parser that validates what a learner types, and a line of help."""
 
 from __future__ import annotations
 
+from mlquiz import clock
 from mlquiz.schedule.store import Store
+
+SYSTEM_ZONE = "system"
 
 
 class ConfigError(ValueError):
@@ -31,11 +34,50 @@ def _parse_new_per_day(text) -> int:
     return value
 
 
+def _parse_day_starts_at(text) -> int:
+    """An hour, ``4`` or ``4:00`` (whole hours, as Anki's "next day starts at")."""
+    raw = str(text).strip()
+    hour, _, minutes = raw.partition(":")
+    try:
+        value = int(hour)
+        if minutes and int(minutes) != 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"day_starts_at must be a whole hour such as 4 or 4:00, not {text!r}") from None
+    if not 0 <= value <= 23:
+        raise ConfigError(f"day_starts_at must be an hour from 0 to 23, not {value}")
+    return value
+
+
+def _parse_timezone(text) -> str:
+    """``system`` (the computer's time zone) or an IANA name such as ``Asia/Shanghai``."""
+    name = str(text).strip()
+    if name.lower() == SYSTEM_ZONE:
+        return SYSTEM_ZONE
+    _zone(name)
+    return name
+
+
+def _zone(name: str):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"unknown time zone {name!r}: give an IANA name such as "
+                          "Asia/Shanghai or Europe/Berlin, or `system`") from None
+
+
 SETTINGS = {
     "retention": (0.9, _parse_retention,
                   "desired retention: the probability of recall FSRS schedules for (0.7-0.99)"),
     "new_per_day": (10, _parse_new_per_day,
                     "how many new items (never practised) enter the schedule a day"),
+    "day_starts_at": (4, _parse_day_starts_at,
+                      "the hour your day starts at (0-23), in your time zone, as Anki's "
+                      "'next day starts at'"),
+    "timezone": (SYSTEM_ZONE, _parse_timezone,
+                 "your time zone for the day's start: `system` or an IANA name (Asia/Shanghai)"),
 }
 
 
@@ -65,3 +107,10 @@ def config_values(store: Store) -> dict:
     """Every setting: ``{key: {"value", "default", "help"}}``."""
     return {key: {"value": get_config(store, key), "default": default, "help": help_text}
             for key, (default, _, help_text) in SETTINGS.items()}
+
+
+def learner_day(store: Store) -> clock.Day:
+    """The learner's day: it starts at ``day_starts_at`` o'clock in ``timezone``."""
+    zone = get_config(store, "timezone")
+    return clock.Day(get_config(store, "day_starts_at"),
+                     None if zone == SYSTEM_ZONE else _zone(zone))
