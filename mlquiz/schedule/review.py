@@ -104,12 +104,6 @@ def _params(store: Store, now: datetime) -> dict:
     return {"now": clock.format_time(now), "end": clock.format_time(learner_day(store).end(now))}
 
 
-def new_items_allowed(store: Store, now: datetime) -> list[DueItem]:
-    """The new items that may still enter today, in the order they come: the new cards
-    called for by a failed exercise first, then the others in curriculum order."""
-    return [item for item in queue(store, now) if item.new]
-
-
 def queue(store: Store, now: datetime | None = None, limit: int | None = None) -> list[DueItem]:
     """What to practise now, in order (as Anki orders a day's study):
 
@@ -152,7 +146,8 @@ def queue(store: Store, now: datetime | None = None, limit: int | None = None) -
                         f"ORDER BY {_LOWEST_R_FIRST}")
         if not full() and new_left > 0:
             out += take("state = 0 AND requested_at IS NULL ORDER BY position LIMIT :left",
-                        {"left": new_left})
+                        {"left": new_left if limit is None else min(new_left, limit)},
+                        limited=False)
     return out if limit is None else out[:limit]
 
 
@@ -172,13 +167,13 @@ def due_items(store: Store, now: datetime | None = None, kind: str | None = None
     return [item for item in queue(store, now) if kind is None or item.kind == kind]
 
 
-def _due_today(store: Store, now: datetime) -> int:
+def due_today(store: Store, now: datetime) -> int:
     """Items already practised that are due before the learner's day ends."""
     return store.value(f"SELECT count(*) FROM items WHERE {_PRACTISABLE} AND state > 0 "
                        f"AND {WHEN_DUE} < :end", _params(store, now))
 
 
-def _new_count(store: Store, now: datetime) -> int:
+def new_count(store: Store, now: datetime) -> int:
     """How many new items ``queue`` holds: the new cards called for, then the others, up to
     what ``new_per_day`` still allows today."""
     left = _new_left(store, now)
@@ -218,8 +213,8 @@ def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True
     now = clock.current(now)
     with _reading(store):
         head = queue(store, now, limit=1)
-        new_count = _new_count(store, now) if head else 0
-        due_today = _due_today(store, now)
+        new = new_count(store, now) if head else 0
+        practised = due_today(store, now)
         item = head[0] if head else None
         next_due = None if item is not None else _next_due(store, now)
     if item is not None and mark_shown and item.shown_at is None:
@@ -227,7 +222,7 @@ def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True
             store.conn.execute("UPDATE items SET shown_at = ? WHERE id = ? AND shown_at IS NULL",
                                (clock.format_time(now), item.id))
     file = default_file(store, item.ref) if item is not None and item.kind == "exercise" else None
-    return NextItem(item, due_today + new_count, new_count, next_due, file)
+    return NextItem(item, practised + new, new, next_due, file)
 
 
 def due_cards(store: Store, now: datetime | None = None, topic: str | None = None,

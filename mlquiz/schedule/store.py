@@ -133,12 +133,12 @@ def m003_schedulers_parameters_suspend_bury(db):
     Reviews made before it were scheduled with fsrs's defaults, no fuzzing, and their own
     retention. ``parameters``: the FSRS parameters ``mlquiz optimize`` fitted. ``items``:
     ``suspended`` and ``buried_until``."""
-    from fsrs import Scheduler
-
     db["schedulers"].create({"id": int, "config": str}, pk="id", not_null=["config"])
     db["schedulers"].create_index(["config"], unique=True)
     db["reviews"].add_column("scheduler_id", int, fk="schedulers", fk_col="id")
     for (retention,) in db.execute("SELECT DISTINCT retention FROM reviews").fetchall():
+        from fsrs import Scheduler  # only with reviews to describe: a new database needs none
+
         config = Scheduler(desired_retention=retention, enable_fuzzing=False).to_json()
         scheduler_id = db["schedulers"].insert({"config": config}).last_pk
         db.execute("UPDATE reviews SET scheduler_id = ? WHERE retention = ?",
