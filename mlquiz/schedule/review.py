@@ -77,9 +77,12 @@ _PRACTISABLE = "active = 1 AND suspended = 0 AND (buried_until IS NULL OR buried
 # any exercise), due before the end of the learner's day (as Anki shows a day's reviews).
 _AVAILABLE = (f"({WHEN_DUE} <= :now OR ({WHEN_DUE} < :end AND (state = {REVIEW} "
               "OR kind = 'exercise')))")
-# Lowest retrievability first: R = (1 + FACTOR * t / S) ** -w20 falls as elapsed time t over
-# stability S grows, whatever the parameters, so ordering by t / S descending is ordering by R.
-_LOWEST_R_FIRST = "(julianday(:now) - julianday(last_review)) / stability DESC, position"
+# Lowest retrievability first: fsrs's R = (1 + FACTOR * t / S) ** -w20 falls as the whole days
+# t since the last review over the stability S grow, whatever the parameters, so ordering by
+# t / S descending is ordering by R (ties: the longer wait in fractions of a day, then position).
+_ELAPSED = "(julianday(:now) - julianday(last_review))"
+_LOWEST_R_FIRST = (f"CAST({_ELAPSED} AS INTEGER) / stability DESC, {_ELAPSED} / stability DESC, "
+                   "position")
 
 
 def _reading(store: Store):
