@@ -205,12 +205,12 @@ def test_the_order_of_practice(store):
     reviews = order[3:5]
     assert reviews == ["exercise:l2", "exercise:taylor"]
     assert order[5:] == ["card:bn_forward_normalise"]  # the last new slot: chain_rule took one
-    set_config(store, "new_per_day", "2")  # no slot left: the new card called for waits
-    assert [item.id for item in queue(store, T0)] == ["card:lonely", "card:backprop.delta_last",
-                                                      "exercise:l2", "exercise:taylor"]
     assert next_item(store, T0, mark_shown=False).item.id == order[0]
     card_order = [item.id for item in due_items(store, T0, "card")]
     assert card_order == [i for i in order if i.startswith("card:")]
+    set_config(store, "new_per_day", "2")  # no slot left: the new card called for waits
+    assert [item.id for item in queue(store, T0)] == ["card:lonely", "card:backprop.delta_last",
+                                                      "exercise:l2", "exercise:taylor"]
 
 
 def test_due_reviews_come_lowest_retrievability_first(store):
