@@ -371,7 +371,7 @@ def test_fitted_parameters_predict_the_learners_log_better(store, db_path):
     assert fit.reviews == count >= 400
     assert fit.log_loss_fitted < fit.log_loss_default and fit.rmse_fitted < fit.rmse_default
     # about as good as the learner's true parameters themselves
-    truth = FSRS(TRUE_PARAMETERS).evaluate(training_items(store)[0])
+    truth = FSRS(TRUE_PARAMETERS).evaluate(training_items(store).scored)
     assert truth.log_loss < fit.log_loss_default and fit.log_loss_fitted < truth.log_loss + 0.005
     stored = store.row("SELECT * FROM parameters")
     assert json.loads(stored["parameters"]) == fit.parameters and stored["reviews"] == count

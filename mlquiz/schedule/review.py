@@ -407,7 +407,7 @@ def apply_review(store: Store, item_id: str, rating: int, source: str,
     reviews = store.db["reviews"].insert(
         {"item_id": item_id, "rating": rating, "reviewed_at": clock.format_time(now), "source": source,
          "duration_seconds": duration_seconds, "retention": get_config(store, "retention"),
-         "hints": row["hints"], "state_before": row["state"],
+         "hints": row["hints"], "state_before": row["state"], "requested_at": row["requested_at"],
          "scheduler_id": _scheduler_id(store, config), **state})
     lapse = rating == AGAIN and row["state"] == REVIEW
     store.db["items"].update(item_id, {
@@ -466,7 +466,8 @@ class Undone(NamedTuple):
 def undo_last_review(store: Store) -> Undone:
     """Take back the last review of the log: delete its row and set the item's state to the
     replay of the reviews left, in one transaction. A graded file it came from stays in
-    ``submissions`` as an attempt without a review. The hints it cleared count again."""
+    ``submissions`` as an attempt without a review. The hints it cleared count again, and a
+    call for the item (``requested_at``) that it answered stands again."""
     with store.write():
         last = store.row("SELECT * FROM reviews ORDER BY id DESC LIMIT 1")
         if last is None:
@@ -478,7 +479,8 @@ def undo_last_review(store: Store) -> Undone:
         if last["rating"] != AGAIN:  # a pass cleared the hints it was helped by
             hints += last["hints"]
         state = replay_state(store, last["item_id"])
-        store.db["items"].update(last["item_id"], {**state, "hints": hints})
+        store.db["items"].update(last["item_id"], {**state, "hints": hints,
+                                                   "requested_at": last["requested_at"]})
     return Undone(last, state)
 
 

@@ -131,7 +131,8 @@ def m003_schedulers_parameters_suspend_bury(db):
     ``fsrs.Scheduler.to_json``: parameters, retention, steps, fuzzing), and
     ``reviews.scheduler_id`` pointing to it, so that the replay of every review is exact.
     Reviews made before it were scheduled with fsrs's defaults, no fuzzing, and their own
-    retention. ``parameters``: the FSRS parameters ``mlquiz optimize`` fitted. ``items``:
+    retention. ``reviews.requested_at``: the item's call the review answered (``mlquiz undo``
+    restores it). ``parameters``: the FSRS parameters ``mlquiz optimize`` fitted. ``items``:
     ``suspended`` and ``buried_until``."""
     db["schedulers"].create({"id": int, "config": str}, pk="id", not_null=["config"])
     db["schedulers"].create_index(["config"], unique=True)
@@ -148,6 +149,7 @@ def m003_schedulers_parameters_suspend_bury(db):
          "log_loss_default": float, "log_loss_fitted": float, "rmse_default": float,
          "rmse_fitted": float},
         pk="id", not_null=["fitted_at", "parameters", "reviews"])
+    db["reviews"].add_column("requested_at", str)
     db["items"].add_column("suspended", int, not_null_default=0)
     db["items"].add_column("buried_until", str)
 
