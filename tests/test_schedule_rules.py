@@ -231,7 +231,7 @@ def test_due_reviews_come_lowest_retrievability_first(store):
 
     def retrievability(item_id):
         row = rows[item_id]
-        card = Card(state=row["state"], stability=row["stability"], difficulty=row["difficulty"],
+        card = Card(1, state=row["state"], stability=row["stability"], difficulty=row["difficulty"],
                     last_review=clock.parse_time(row["last_review"]))
         return scheduler.get_card_retrievability(card, now)
 
@@ -335,8 +335,8 @@ def simulate_learner(store, cards=250, seed=3):
     truth = Scheduler(parameters=TRUE_PARAMETERS, enable_fuzzing=False)
     rows = []
     for n in range(cards):
-        memory, moment = Card(), T0 + timedelta(hours=rng.uniform(0, 24 * 20))
-        scheduled = Card()
+        memory, moment = Card(n), T0 + timedelta(hours=rng.uniform(0, 24 * 20))
+        scheduled = Card(n)
         for _ in range(8):
             if memory.last_review is None:
                 rating = rng.choice([1, 3, 3, 3])
