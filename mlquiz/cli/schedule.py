@@ -201,7 +201,8 @@ def stats(as_json, db):
 @click.group()
 def config():
     """Read or change the schedule's settings: `retention` (desired retention, default
-    0.9) and `new_per_day` (new items a day, default 10).
+    0.9), `new_per_day` (new items a day, default 10), `day_starts_at` (the hour your day
+    starts, default 4) and `timezone` (default: the computer's).
 
     \b
     Examples:
