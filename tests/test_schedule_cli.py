@@ -1,6 +1,7 @@
 """The schedule's commands as a learner types them: real processes, the real grader, a real
 SQLite file."""
 
+import json
 import os
 import subprocess
 import sys
@@ -77,6 +78,8 @@ def test_next_says_how_to_start_a_due_exercise(tmp_path):
     assert mlquiz("grade", tmp_path / "l1_regularization.py", db=db).returncode == 0
     later = mlquiz("next", db=db, now="2026-04-20T12:00:00Z", cwd=tmp_path)
     assert "Practise now: l1" in later.stdout and "`mlquiz start l1`" in later.stdout
+    data = json.loads(mlquiz("next", "--json", db=db, now="2026-04-20T12:00:00Z").stdout)
+    assert (data["item"], data["start"]) == ("exercise:l1", "mlquiz start l1")
 
 
 def test_hint_again_rereads_without_counting(tmp_path):

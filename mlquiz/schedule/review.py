@@ -55,7 +55,8 @@ class NextItem(NamedTuple):
 
     def to_dict(self) -> dict:
         """The JSON of ``mlquiz next --json``; for an exercise with its ``file`` (as the
-        learner would type it) and the ``command`` that grades it."""
+        learner would type it), the ``start`` command that lays its stub and the ``command``
+        that grades it."""
         if self.item is None:
             return {"item": None, "next_due": clock.format_optional(self.next_due)}
         data = {"item": self.item.id, "kind": self.item.kind,
@@ -64,6 +65,7 @@ class NextItem(NamedTuple):
                 "state": self.item.state_name, "ref": self.item.ref, "topic": self.item.topic}
         if self.file is not None:
             data["file"] = display_path(self.file)
+            data["start"] = f"mlquiz start {self.item.ref}"
             data["command"] = grade_command(self.file, self.item.ref)
         return data
 
