@@ -13,7 +13,7 @@ from fsrs_rs_python import FSRS
 
 from mlquiz import clock
 from mlquiz.curriculum import get_exercise
-from mlquiz.schedule import attempts as attempts_module, items as schedule_items
+from mlquiz.schedule import attempts as attempts_module
 from mlquiz.schedule.attempts import (NotRecorded, attempts, not_a_review, record_attempt,
                                       start_exercise)
 from mlquiz.schedule.config import ConfigError, learner_day, set_config
@@ -22,30 +22,18 @@ from mlquiz.schedule.items import ScheduleError, open_schedule
 from mlquiz.schedule.optimize import NotEnoughReviews, optimize, training_items
 from mlquiz.schedule.review import (bury, due_items, next_intervals, next_item, queue,
                                     record_review, set_suspended, undo_last_review)
-from tests.test_schedule import FAKE_DECK, assert_state_is_replay, fsrs_review
+from tests.test_schedule import (FAKE_DECK, assert_state_is_replay, db_path, fake_deck,  # noqa: F401
+                                  fsrs_review, store)  # the fixtures db_path, fake_deck, store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday, 09:00 UTC
 DAY = timedelta(days=1)
 
 
 @pytest.fixture(autouse=True)
-def fake_deck(monkeypatch):
-    monkeypatch.setattr(schedule_items, "deck_card_ids", lambda: FAKE_DECK)
+def cards_of_the_fake_deck(monkeypatch, fake_deck):
+    """The fake deck's cards of each exercise (failing one calls for them)."""
     monkeypatch.setattr(attempts_module, "deck_cards_for_exercise",
                         lambda exercise: [c for c in FAKE_DECK if c.startswith(exercise + ".")])
-    monkeypatch.delenv("MLQUIZ_NOW", raising=False)
-
-
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "mlquiz.db"
-
-
-@pytest.fixture
-def store(db_path):
-    with open_schedule(db_path) as opened:
-        set_config(opened, "timezone", "UTC")
-        yield opened
 
 
 def reference(exercise_id):

@@ -300,6 +300,14 @@ def hint(exercise, again, db):
     click.echo("(Your next pass of this exercise will be rated Hard, even after a failure.)")
 
 
+def _exercise_file_option(command):
+    """``--file PATH``: the exercise's file, for ``reset`` and ``start``."""
+    return click.option(
+        "--file", "file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+        help="The exercise file (default: the one last graded, else ./exercises/<file>).",
+    )(command)
+
+
 def _verdict(row) -> str:
     if row["kind"] != "graded":
         return "saved"
@@ -345,8 +353,7 @@ def attempts(exercise, as_json, db):
 
 @click.command()
 @click.argument("exercise")
-@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
-              help="The exercise file (default: the one last graded, else ./exercises/<file>).")
+@_exercise_file_option
 @db_option
 def reset(exercise, file, db):
     """Put the fresh stub back in an exercise's file, to rewrite it from memory.
@@ -360,19 +367,14 @@ def reset(exercise, file, db):
     """
     from mlquiz.schedule.attempts import reset_exercise
 
-    found = exercise_or_fail(exercise)
-    now = current_time()
-    with opened(db) as store:
-        change = reset_exercise(store, found.id, file, now)
-    _report_saved(change)
+    _, change, _ = _lay_stub(reset_exercise, exercise, file, db)
     click.echo(f"Wrote a fresh stub to {display_path(change.path)}: rewrite it from memory, then "
                f"`mlquiz grade {display_path(change.path)}`.")
 
 
 @click.command()
 @click.argument("exercise")
-@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
-              help="The exercise file (default: the one last graded, else ./exercises/<file>).")
+@_exercise_file_option
 @db_option
 def start(exercise, file, db):
     """Start an exercise from a blank page, and time the attempt from now.
@@ -388,11 +390,7 @@ def start(exercise, file, db):
     from mlquiz.curriculum import grade_command
     from mlquiz.schedule.attempts import start_exercise
 
-    found = exercise_or_fail(exercise)
-    now = current_time()
-    with opened(db) as store:
-        change = start_exercise(store, found.id, file, now)
-    _report_saved(change)
+    found, change, now = _lay_stub(start_exercise, exercise, file, db)
     click.echo(f"Wrote the stub of {found.id} to {display_path(change.path)}; the clock runs from "
                f"{show_time(now)}.\nWrite it from memory, then: {grade_command(change.path, found.id)}")
 
@@ -423,6 +421,17 @@ def restore(exercise, attempt, file, db):
     _report_saved(change)
     click.echo(f"Restored attempt {change.restored_attempt} of {found.id} to "
                f"{display_path(change.path)}.")
+
+
+def _lay_stub(lay, exercise, file, db):
+    """``reset_exercise`` or ``start_exercise`` of an exercise; says where the file it
+    replaced is kept. Returns (exercise, FileChange, now)."""
+    found = exercise_or_fail(exercise)
+    now = current_time()
+    with opened(db) as store:
+        change = lay(store, found.id, file, now)
+    _report_saved(change)
+    return found, change, now
 
 
 def _report_saved(change) -> None:

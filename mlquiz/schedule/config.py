@@ -24,29 +24,27 @@ def _parse_retention(text) -> float:
     return value
 
 
-def _parse_new_per_day(text) -> int:
+def _whole_number(key: str, text, low: int, high: int, what: str) -> int:
     try:
         value = int(str(text).strip())
     except (TypeError, ValueError):
-        raise ConfigError(f"new_per_day must be a whole number, not {text!r}") from None
-    if not 0 <= value <= 10_000:
-        raise ConfigError(f"new_per_day must be between 0 and 10000, not {value}")
+        raise ConfigError(f"{key} must be {what}, not {text!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{key} must be between {low} and {high}, not {value}")
     return value
+
+
+def _parse_new_per_day(text) -> int:
+    return _whole_number("new_per_day", text, 0, 10_000, "a whole number")
 
 
 def _parse_day_starts_at(text) -> int:
     """An hour, ``4`` or ``4:00`` (whole hours, as Anki's "next day starts at")."""
-    raw = str(text).strip()
-    hour, _, minutes = raw.partition(":")
-    try:
-        value = int(hour)
-        if minutes and int(minutes) != 0:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"day_starts_at must be a whole hour such as 4 or 4:00, not {text!r}") from None
-    if not 0 <= value <= 23:
-        raise ConfigError(f"day_starts_at must be an hour from 0 to 23, not {value}")
-    return value
+    what = "a whole hour such as 4 or 4:00"
+    hour, colon, minutes = str(text).strip().partition(":")
+    if colon and minutes.strip() not in ("0", "00"):
+        raise ConfigError(f"day_starts_at must be {what}, not {text!r}")
+    return _whole_number("day_starts_at", hour, 0, 23, what)
 
 
 def _parse_timezone(text) -> str:
