@@ -33,32 +33,39 @@ def build_large(path: Path, seed: int = 1) -> None:
     from fsrs import Card, Rating, Scheduler
 
     from mlquiz import clock
-    from mlquiz.schedule.store import open_store
+    from mlquiz.schedule.items import open_schedule  # items synced first: they stay active
 
     rng = random.Random(seed)
     scheduler = Scheduler(desired_retention=0.9)
     now = clock.now()
-    with open_store(path) as store:
+    with open_schedule(path) as store:
         start = store.value("SELECT count(*) FROM items")
         items, reviews = [], []
         for n in range(ITEMS):
             item_id = f"card:bench-{n:05d}"
-            moment = now - timedelta(days=rng.uniform(30, 400))
-            last = now - timedelta(days=rng.uniform(0, 30))  # many items come due: a backlog
+            moment = now - timedelta(days=400)
             card = Card(card_id=n, due=moment)
+            history = []
             for _ in range(REVIEWS_PER_ITEM):
                 state_before = int(card.state) if card.last_review else 0
                 rating = rng.choices([1, 2, 3, 4], weights=[10, 15, 65, 10])[0]
                 card, _ = scheduler.review_card(card, Rating(rating), review_datetime=moment)
-                reviews.append((item_id, rating, clock.format_time(moment), "flashcard",
-                                rng.uniform(2, 60), 0.9, 0, state_before, int(card.state),
-                                card.step, card.stability, card.difficulty,
-                                clock.format_time(card.due)))
+                history.append((rating, moment, state_before, card))
                 gap = (card.due - moment) * rng.uniform(0.8, 1.6)
-                moment = min(moment + max(gap, timedelta(minutes=1)), last)
+                moment = moment + max(gap, timedelta(minutes=1))
+            # shift the history (FSRS depends on time differences only) so that the item falls
+            # due between 30 days ago and 60 days ahead: a backlog, as after a break
+            shift = now + timedelta(days=rng.uniform(-30, 60)) - card.due
+            shift = min(shift, now - history[-1][1])  # every review in the past
+            for rating, moment, state_before, state in history:
+                reviews.append((item_id, rating, clock.format_time(moment + shift), "flashcard",
+                                rng.uniform(2, 60), 0.9, 0, state_before, int(state.state),
+                                state.step, state.stability, state.difficulty,
+                                clock.format_time(state.due + shift)))
             items.append((item_id, "card", f"bench-{n:05d}", None, start + n, int(card.state),
-                          card.step, card.stability, card.difficulty, clock.format_time(card.due),
-                          clock.format_time(card.last_review), REVIEWS_PER_ITEM,
+                          card.step, card.stability, card.difficulty,
+                          clock.format_time(card.due + shift),
+                          clock.format_time(card.last_review + shift), REVIEWS_PER_ITEM,
                           reviews[-REVIEWS_PER_ITEM][2]))
         with store.write():
             store.conn.execute("INSERT INTO schedulers (config) VALUES (?)",

@@ -32,18 +32,18 @@ def history(store: Store, item: str | None = None, limit: int | None = None) -> 
     return rows
 
 
-def _per_day(rows, starts: list[str], dates: list) -> dict[str, int]:
-    """How many of the times in ``rows`` fall in each learner's day (``starts[i]`` to
-    ``starts[i + 1]`` is ``dates[i]``), by ISO date."""
-    from bisect import bisect_right
-
-    counts: dict[str, int] = {}
-    for (moment,) in rows:
-        index = bisect_right(starts, moment) - 1
-        if 0 <= index < len(dates):
-            key = dates[index].isoformat()
-            counts[key] = counts.get(key, 0) + 1
-    return counts
+def _per_day(store: Store, table_sql: str, column: str, starts: list[str], dates: list,
+             params=()) -> dict[str, int]:
+    """How many rows of ``table_sql`` (a FROM clause with its WHERE) have ``column`` in each
+    learner's day (``starts[i]`` to ``starts[i + 1]`` is ``dates[i]``), by ISO date: one
+    range count a day, in SQLite."""
+    days = ", ".join("(?, ?, ?)" for _ in dates)
+    values = [v for i, d in enumerate(dates) for v in (d.isoformat(), starts[i], starts[i + 1])]
+    rows = store.conn.execute(
+        f"WITH days(day, start, end) AS (VALUES {days}) SELECT day, (SELECT count(*) "
+        f"{table_sql} AND {column} >= days.start AND {column} < days.end) FROM days",
+        [*values, *params]).fetchall()
+    return {day: count for day, count in rows if count}
 
 
 def stats(store: Store, now: datetime | None = None) -> dict:
@@ -55,21 +55,19 @@ def stats(store: Store, now: datetime | None = None) -> dict:
     dates = [today + timedelta(days=i) for i in range(-29, 7)]
     starts = [clock.format_time(day.start_of(d)) for d in dates] + [
         clock.format_time(day.start_of(today + timedelta(days=7)))]
-    month_ago, week_end = starts[0], starts[-1]
+    month_ago = starts[0]
     with store.snapshot():
         counts = store.rows("SELECT kind, state, count(*) AS n FROM items WHERE active = 1 "
                             "GROUP BY kind, state")
         due_reviews = due_today(store, now)
         new_left = new_count(store, now)
-        per_day = _per_day(store.conn.execute(
-            "SELECT reviewed_at FROM reviews WHERE reviewed_at >= ? ORDER BY reviewed_at",
-            (month_ago,)), starts, dates)
+        per_day = _per_day(store, "FROM reviews WHERE 1", "reviewed_at", starts[:31], dates[:30])
         recall = store.row(
             "SELECT count(*) AS n, coalesce(sum(rating > 1), 0) AS recalled FROM reviews "
             "WHERE reviewed_at >= ? AND state_before = ?", (month_ago, REVIEW))
-        forecast_rows = _per_day(store.conn.execute(
-            f"SELECT max({WHEN_DUE}, ?) FROM items WHERE {WHEN_DUE} < ? AND active = 1 "
-            "AND suspended = 0", (starts[29], week_end)), starts, dates)
+        forecast_rows = _per_day(  # items overdue count on today
+            store, "FROM items WHERE active = 1 AND suspended = 0", f"max({WHEN_DUE}, ?)",
+            starts[29:], dates[29:], (starts[29],) * 2)
         exercise_rows = {r["ref"]: r for r in store.rows(
             "SELECT ref, state, due, reps, lapses FROM items WHERE kind = 'exercise'")}
         graded = {r["exercise"]: r for r in store.rows(
