@@ -43,11 +43,12 @@ def fsrs_review(config, card, rating, moment, seed):
         fsrs.scheduler.random = drawn
 
 
-def replay(conn, item_id, check_rows=True):
+def replay(conn, item_id, check_rows=True, legacy=0):
     """Replay an item's review log through fsrs itself: (card or None, reviews, lapses).
     Every review row's stored state must be the state the replay reaches at that row, and
     its scheduler the one of the item's kind (exercises: steps of one day; cards: fsrs's
-    steps), with fuzzing on."""
+    steps), with fuzzing on, except for the first ``legacy`` rows (made before schedulers
+    were stored: fsrs's defaults, no fuzzing)."""
     rows = conn.execute("SELECT r.rating, r.reviewed_at, r.retention, r.state, r.step, "
                         "r.stability, r.difficulty, r.due, s.config FROM reviews r "
                         "JOIN schedulers s ON s.id = r.scheduler_id WHERE r.item_id = ? "
@@ -56,9 +57,11 @@ def replay(conn, item_id, check_rows=True):
     for number, (rating, reviewed_at, retention, *stored, config) in enumerate(rows, start=1):
         moment = datetime.fromisoformat(reviewed_at)
         settings = json.loads(config)
-        assert settings["enable_fuzzing"] and settings["desired_retention"] == retention
+        assert settings["enable_fuzzing"] == (number > legacy)
+        assert settings["desired_retention"] == retention
         day = 86400
-        steps = ([day], [day]) if item_id.startswith("exercise:") else ([60, 600], [600])
+        steps = ([day], [day]) if item_id.startswith("exercise:") and number > legacy else (
+            [60, 600], [600])
         assert (settings["learning_steps"], settings["relearning_steps"]) == steps
         if card is None:
             card = Card(card_id=1, due=moment)
@@ -71,16 +74,17 @@ def replay(conn, item_id, check_rows=True):
     return card, len(rows), lapses
 
 
-def assert_state_is_replay(path):
+def assert_state_is_replay(path, legacy=None):
     """Every item's stored FSRS state, and every review row, is exactly the replay of its log
-    (floats included)."""
+    (floats included). ``legacy``: {item: rows made before schedulers were stored}."""
     conn = sqlite3.connect(path)
     try:
         items = conn.execute("SELECT id, state, step, stability, difficulty, due, last_review, "
                              "reps, lapses FROM items").fetchall()
         assert items
         for item_id, state, step, stability, difficulty, due, last, reps, lapses in items:
-            card, count, replayed_lapses = replay(conn, item_id)
+            card, count, replayed_lapses = replay(conn, item_id,
+                                                  legacy=(legacy or {}).get(item_id, 0))
             assert (reps, lapses) == (count, replayed_lapses), item_id
             if card is None:
                 assert (state, stability, difficulty, due, last) == (0, None, None, None, None)

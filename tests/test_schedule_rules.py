@@ -379,3 +379,55 @@ def test_fitted_parameters_predict_the_learners_log_better(store, db_path):
         assert (row["stability"], row["due"]) == (card.stability, clock.format_time(card.due))
     finally:
         conn.close()
+
+
+# --- the migration keeps old logs exact ---------------------------------------------------------
+
+def test_a_log_written_before_schedulers_were_stored_still_replays_exactly(tmp_path):
+    """A database of schema 2 (reviews made with fsrs's defaults, no fuzz, each with its
+    retention) is migrated: its reviews point to those schedulers, and later reviews (fuzz
+    on, an exercise's steps of one day) replay exactly after them."""
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
+
+    from mlquiz.schedule import store as store_module
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA application_id = {store_module.APPLICATION_ID}")
+    migrations = Migrations("mlquiz")
+    for name, fn in store_module._MIGRATIONS[:2]:
+        migrations(name=name)(fn)
+    db = sqlite_utils.Database(conn)
+    migrations.apply(db)
+    conn.execute("PRAGMA user_version = 2")
+    old_reviews = {"exercise:l1": [(3, 0.9), (3, 0.9), (1, 0.85)], "card:lonely": [(3, 0.85)]}
+    for position, (item_id, ratings_) in enumerate(old_reviews.items()):
+        moment, card, lapses = T0 - 60 * DAY, Card(1, due=T0 - 60 * DAY), 0
+        for rating, retention in ratings_:
+            state_before = int(card.state) if card.last_review else 0
+            lapses += rating == 1 and state_before == 2
+            card, _ = Scheduler(desired_retention=retention, enable_fuzzing=False).review_card(
+                card, Rating(rating), moment)
+            db["reviews"].insert({"item_id": item_id, "rating": rating, "source": "grade",
+                                  "reviewed_at": clock.format_time(moment), "retention": retention,
+                                  "hints": 0, "state_before": state_before, "state": int(card.state),
+                                  "step": card.step, "stability": card.stability,
+                                  "difficulty": card.difficulty, "due": clock.format_time(card.due)})
+            moment += 12 * DAY
+        db["items"].insert({"id": item_id, "kind": item_id.split(":")[0], "ref": item_id.split(":")[1],
+                            "position": position, "state": int(card.state), "step": card.step,
+                            "stability": card.stability, "difficulty": card.difficulty,
+                            "due": clock.format_time(card.due), "reps": len(ratings_), "lapses": lapses,
+                            "last_review": clock.format_time(card.last_review)})
+    conn.commit()
+    conn.close()
+    with open_schedule(path) as store:
+        configs = [json.loads(c) for (c,) in store.conn.execute("SELECT config FROM schedulers")]
+        assert sorted(c["desired_retention"] for c in configs) == [0.85, 0.9]
+        assert not any(c["enable_fuzzing"] for c in configs)
+        assert store.value("SELECT count(*) FROM reviews WHERE scheduler_id IS NULL") == 0
+        for when in (T0, T0 + 20 * DAY):
+            record_review(store, "exercise:l1", 3, "grade", None, when)
+        record_review(store, "card:lonely", 3, "flashcard", None, T0)
+    assert_state_is_replay(path, legacy={"exercise:l1": 3, "card:lonely": 1})
