@@ -52,11 +52,13 @@ def build_large(path: Path, seed: int = 1) -> None:
                 card, _ = scheduler.review_card(card, Rating(rating), review_datetime=moment)
                 history.append((rating, moment, state_before, card))
                 gap = (card.due - moment) * rng.uniform(0.8, 1.6)
-                moment = moment + max(gap, timedelta(minutes=1))
+                moment = moment + min(max(gap, timedelta(minutes=1)), timedelta(days=90))
             # shift the history (FSRS depends on time differences only) so that the item falls
             # due between 30 days ago and 60 days ahead: a backlog, as after a break
             shift = now + timedelta(days=rng.uniform(-30, 60)) - card.due
             shift = min(shift, now - history[-1][1])  # every review in the past
+            if history[0][1] + shift < now - timedelta(days=5 * 365):  # a very long interval
+                shift = now - timedelta(days=rng.uniform(0, 30)) - history[-1][1]
             for rating, moment, state_before, state in history:
                 reviews.append((item_id, rating, clock.format_time(moment + shift), "flashcard",
                                 rng.uniform(2, 60), 0.9, 0, state_before, int(state.state),
