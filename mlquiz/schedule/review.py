@@ -97,19 +97,22 @@ def _due_item(row) -> DueItem:
                    clock.parse_optional(row["due"]), row["shown_at"])
 
 
-def _new_left(store: Store, now: datetime) -> int:
-    """How many new items may still enter in the learner's day."""
+def _params(store: Store, now: datetime) -> dict:
+    """The query parameters of the learner's day: ``now``, its ``start`` and ``end``."""
     day = learner_day(store)
-    introduced = store.value("SELECT count(*) FROM items WHERE introduced >= ? AND introduced < ?",
-                             (clock.format_time(day.start(now)), clock.format_time(day.end(now))))
+    return {"now": clock.format_time(now), "start": clock.format_time(day.start(now)),
+            "end": clock.format_time(day.end(now))}
+
+
+def _new_left(store: Store, params: dict) -> int:
+    """How many new items may still enter in the learner's day (``_params``)."""
+    introduced = store.value("SELECT count(*) FROM items WHERE introduced >= :start "
+                             "AND introduced < :end", params)
     return max(0, get_config(store, "new_per_day") - introduced)
 
 
-def _params(store: Store, now: datetime) -> dict:
-    return {"now": clock.format_time(now), "end": clock.format_time(learner_day(store).end(now))}
-
-
-def queue(store: Store, now: datetime | None = None, limit: int | None = None) -> list[DueItem]:
+def queue(store: Store, now: datetime | None = None, limit: int | None = None,
+          params: dict | None = None) -> list[DueItem]:
     """What to practise now, in order (as Anki orders a day's study):
 
     1. items in learning or relearning that are due, earliest due first;
@@ -121,7 +124,7 @@ def queue(store: Store, now: datetime | None = None, limit: int | None = None) -
     Suspended and buried items are left out. ``limit``: at most that many (``next`` asks
     for one)."""
     now = clock.current(now)
-    params = _params(store, now)
+    params = params or _params(store, now)
     out: list[DueItem] = []
 
     def take(sql, extra=None, limited=True):
@@ -137,7 +140,7 @@ def queue(store: Store, now: datetime | None = None, limit: int | None = None) -
     with _reading(store):
         out += take(f"state IN ({LEARNING}, {RELEARNING}) AND {_AVAILABLE} "
                     f"ORDER BY {WHEN_DUE}, position")
-        new_left = _new_left(store, now)
+        new_left = _new_left(store, params)
         if not full():
             for item in take("requested_at IS NOT NULL AND state IN (0, 2) "
                              "ORDER BY requested_at, position", limited=False):
@@ -172,19 +175,20 @@ def due_items(store: Store, now: datetime | None = None, kind: str | None = None
     return [item for item in queue(store, now) if kind is None or item.kind == kind]
 
 
-def due_today(store: Store, now: datetime) -> int:
+def due_today(store: Store, now: datetime, params: dict | None = None) -> int:
     """Items already practised that are due before the learner's day ends."""
     return store.value(f"SELECT count(*) FROM items WHERE {_PRACTISABLE} AND state > 0 "
-                       f"AND {WHEN_DUE} < :end", _params(store, now))
+                       f"AND {WHEN_DUE} < :end", params or _params(store, now))
 
 
-def new_count(store: Store, now: datetime) -> int:
+def new_count(store: Store, now: datetime, params: dict | None = None) -> int:
     """How many new items ``queue`` holds: the new cards called for, then the others, up to
     what ``new_per_day`` still allows today."""
-    left = _new_left(store, now)
+    params = params or _params(store, now)
+    left = _new_left(store, params)
     called, others = store.conn.execute(
         "SELECT coalesce(sum(requested_at IS NOT NULL), 0), coalesce(sum(requested_at IS NULL), 0) "
-        f"FROM items WHERE {_PRACTISABLE} AND state = 0", _params(store, now)).fetchone()
+        f"FROM items WHERE {_PRACTISABLE} AND state = 0", params).fetchone()
     called = min(left, called)
     return called + min(left - called, others)
 
@@ -217,9 +221,10 @@ def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True
     an item was first shown (the duration of its next graded review runs from then)."""
     now = clock.current(now)
     with _reading(store):
-        head = queue(store, now, limit=1)
-        new = new_count(store, now) if head else 0
-        practised = due_today(store, now)
+        params = _params(store, now)
+        head = queue(store, now, limit=1, params=params)
+        new = new_count(store, now, params) if head else 0
+        practised = due_today(store, now, params)
         item = head[0] if head else None
         next_due = None if item is not None else _next_due(store, now)
     if item is not None and mark_shown and item.shown_at is None:
