@@ -66,6 +66,7 @@ def test_start_grade_another_file_unchanged_and_undo(tmp_path):
     assert undone.returncode == 0 and "Took back Good of exercise:bn_backward" in undone.stdout
     assert "new again" in undone.stdout
     assert mlquiz("history", "bn_backward", db=db).stdout.startswith("No reviews yet.")
+    assert "review taken back" in mlquiz("attempts", "bn_backward", db=db).stdout
     nothing = mlquiz("undo", db=db)
     assert nothing.returncode == 1 and "no review to take back" in nothing.stderr
 

@@ -342,8 +342,8 @@ def attempts(exercise, as_json, db):
     for row in rows:
         if row["rating"] is None:
             rating = row["note"] or ""
-        elif row["review_id"] is None:
-            rating = "Again (no new lapse today)"
+        elif row["review_id"] is None:  # a failure on a day already failed, or taken back
+            rating = row["note"] or "Again (no new lapse today)"
         else:
             rating = RATINGS[row["rating"]]
         click.echo(f"{row['attempt']:>3}  {show_time(row['created_at']):20}  {_verdict(row):7}  "
