@@ -363,6 +363,8 @@ def test_fitted_parameters_predict_the_learners_log_better(store, db_path):
     assert truth.log_loss < fit.log_loss_default and fit.log_loss_fitted < truth.log_loss + 0.005
     stored = store.row("SELECT * FROM parameters")
     assert json.loads(stored["parameters"]) == fit.parameters and stored["reviews"] == count
+    assert stored["items"] == fit.items == len(training_items(store).scored)
+    assert stored["log_loss_fitted"] == fit.log_loss_fitted
     # later reviews use them, and the replay of every review stays exact
     review = record_review(store, "card:lonely", 3, "flashcard", 3, T0 + 201 * DAY)
     config = store.value("SELECT s.config FROM reviews r JOIN schedulers s ON s.id = r.scheduler_id "

@@ -109,7 +109,7 @@ def optimize(store: Store, now: datetime | None = None, minimum: int = MIN_REVIE
     with store.write():
         store.db["parameters"].insert({
             "fitted_at": clock.format_time(now), "parameters": json.dumps(fitted),
-            "reviews": count, "items": len(items), "log_loss_default": fit.log_loss_default,
+            "reviews": count, "items": fit.items, "log_loss_default": fit.log_loss_default,
             "log_loss_fitted": fit.log_loss_fitted, "rmse_default": fit.rmse_default,
             "rmse_fitted": fit.rmse_fitted})
     return fit
