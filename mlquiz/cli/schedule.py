@@ -377,15 +377,13 @@ def reset(exercise, file, db):
 @_exercise_file_option
 @db_option
 def start(exercise, file, db):
-    """Start an exercise from a blank page, and time the attempt from now.
-
-    The current file is saved in the history first (`mlquiz attempts`, `mlquiz restore`),
-    then the stub is laid in its place. The review's duration runs from now.
+    """Start an exercise from a blank page: your current file is kept in the history
+    (`mlquiz attempts`), the stub is laid in its place, and the review's duration runs
+    from now. `mlquiz next` says when an exercise is due.
 
     \b
-    Examples:
-      mlquiz start bn_backward
-      mlquiz start backprop --file ~/ml/backprop.py
+    Example:
+      mlquiz start bn_backward --file ~/ml/bn_backward.py
     """
     from mlquiz.curriculum import grade_command
     from mlquiz.schedule.attempts import start_exercise
