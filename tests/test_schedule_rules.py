@@ -61,12 +61,13 @@ def ratings(store, item):
     ("  \n\t\n", "empty"),
     ("def batchnorm_backward(dout, x, gamma, eps=1e-5:\n    return 1\n", "does not parse"),
     ("x = (" * 300 + ")" * 300, "does not parse"),
+    ("def batchnorm_backward(dout, x, gamma):\n    return \x00\n", "does not parse ("),
     ("import numpy as np\n\nX = 1\n", "defines none of bn_backward's functions"),
 ])
 def test_files_that_recall_nothing_are_not_reviews(store, source, words):
     result = grade(store, "bn_backward", source, False, T0)
     assert isinstance(result, NotRecorded) and words in result.reason
-    assert "\n" not in result.reason
+    assert "\n" not in result.reason and "None" not in result.reason
     assert ratings(store, "exercise:bn_backward") == [] and attempts(store, "bn_backward") == []
 
 

@@ -126,7 +126,8 @@ def not_a_review(store: Store, exercise_id: str, source) -> str | None:
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
-        return f"the file does not parse (line {exc.lineno}: {exc.msg}): fix it and grade again"
+        where = f"line {exc.lineno}: " if exc.lineno else ""
+        return f"the file does not parse ({where}{exc.msg}): fix it and grade again"
     except (ValueError, RecursionError, MemoryError) as exc:
         return f"the file does not parse ({type(exc).__name__}): fix it and grade again"
     defined = _defined_functions(tree)
