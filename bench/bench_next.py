@@ -121,6 +121,8 @@ def main() -> int:
         print(f"  (in {time.perf_counter() - started:.1f} s)")
         mlquiz = mlquiz_command()
         commands = {
+            'python -c "import click" (no target: the floor)': (
+                [sys.executable, "-c", "import click"], None),
             "mlquiz next, new database": ([*mlquiz, "next", "--db", new], 4),
             f"mlquiz next, {ITEMS:,} items / {ITEMS * REVIEWS_PER_ITEM:,} reviews":
                 ([*mlquiz, "next", "--db", large], 4),
@@ -152,9 +154,9 @@ def main() -> int:
     failures = []
     for name, (_, target) in commands.items():
         ratio = statistics.median(ratios[name])
-        print(f"  {name:50} {statistics.median(times[name]) * 1000:7.1f} ms  {ratio:5.2f}x "
-              f"(target {target}x)")
-        if ratio > target:
+        aim = f"(target {target}x)" if target else ""
+        print(f"  {name:50} {statistics.median(times[name]) * 1000:7.1f} ms  {ratio:5.2f}x {aim}")
+        if target and ratio > target:
             failures.append(f"{name}: {ratio:.2f}x > {target}x")
     print(f"  {'mlquiz optimize, the large database (one run)':50} {optimize_seconds:7.1f} s "
           "(target 30 s)")
