@@ -6,7 +6,8 @@ as separate processes, each run paired with a run of the baseline ``python -c "i
 sqlite3"`` so that both share the machine's load, and prints medians and ratios. Targets:
 ``next`` within 4x the baseline (median of 7 paired runs, also on a new database),
 ``stats`` within 10x, ``optimize`` (one run: it writes the fitted parameters) under 30 s.
-Exit code 1 if one is missed.
+Exit code 1 if one is missed. ``python -c "import click"`` is timed too, for reference: no
+click command starts faster.
 
     python bench/bench_next.py [--runs 7] [--keep DIR]
 """
