@@ -22,8 +22,8 @@ from mlquiz.schedule.items import ScheduleError, open_schedule
 from mlquiz.schedule.optimize import NotEnoughReviews, optimize, training_items
 from mlquiz.schedule.review import (bury, due_items, next_intervals, next_item, queue,
                                     record_review, set_suspended, undo_last_review)
-from tests.test_schedule import (FAKE_DECK, assert_state_is_replay, db_path, fake_deck,  # noqa: F401
-                                  fsrs_review, store)  # the fixtures db_path, fake_deck, store
+from test_schedule import (FAKE_DECK, assert_state_is_replay, db_path, fake_deck,  # noqa: F401
+                           fsrs_review, replay, store)  # the fixtures db_path, fake_deck, store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday, 09:00 UTC
 DAY = timedelta(days=1)
@@ -374,8 +374,6 @@ def test_fitted_parameters_predict_the_learners_log_better(store, db_path):
     record_review(store, "card:lonely", 3, "flashcard", 3, T0 + 202 * DAY)
     conn = sqlite3.connect(db_path)
     try:
-        from tests.test_schedule import replay
-
         card, count_lonely, _ = replay(conn, "card:lonely")
         assert count_lonely == 2
         row = store.row("SELECT stability, due FROM items WHERE id = 'card:lonely'")

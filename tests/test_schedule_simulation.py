@@ -31,7 +31,7 @@ from mlquiz.curriculum import exercises, get_exercise
 from mlquiz.schedule import attempts as attempts_module, items as schedule_items
 from mlquiz.grading import engine
 from mlquiz.grading.report import FAIL, PASS, FunctionReport, Report, failure_details
-from tests.test_schedule import assert_state_is_replay
+from test_schedule import assert_state_is_replay
 
 LEARNER_DAY = clock.Day(4, ZoneInfo("Asia/Shanghai"))
 START = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)  # 20:00 in Shanghai
