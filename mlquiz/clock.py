@@ -75,7 +75,7 @@ class Day(NamedTuple):
             return as_utc(wall.astimezone(timezone.utc))
         return as_utc(wall.replace(tzinfo=self.zone))
 
-    def date(self, moment: datetime) -> date:
+    def date_of(self, moment: datetime) -> date:
         """The learner's date of ``moment``: the local date, minus one before ``hour``."""
         return (self._wall(moment) - timedelta(hours=self.hour)).date()
 
@@ -85,11 +85,11 @@ class Day(NamedTuple):
 
     def start(self, moment: datetime) -> datetime:
         """When the learner's day holding ``moment`` started, in UTC."""
-        return self.start_of(self.date(moment))
+        return self.start_of(self.date_of(moment))
 
     def end(self, moment: datetime) -> datetime:
         """When the learner's day holding ``moment`` ends (the next one starts), in UTC."""
-        return self.start_of(self.date(moment) + timedelta(days=1))
+        return self.start_of(self.date_of(moment) + timedelta(days=1))
 
 
 UTC_DAY = Day()

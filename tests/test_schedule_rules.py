@@ -22,8 +22,11 @@ from mlquiz.schedule.items import ScheduleError, open_schedule
 from mlquiz.schedule.optimize import NotEnoughReviews, optimize, training_items
 from mlquiz.schedule.review import (bury, due_items, next_intervals, next_item, queue,
                                     record_review, set_suspended, undo_last_review)
-from test_schedule import (FAKE_DECK, assert_state_is_replay, db_path, fake_deck,  # noqa: F401
-                           fsrs_review, replay, store)  # the fixtures db_path, fake_deck, store
+import test_schedule
+from test_schedule import FAKE_DECK, assert_state_is_replay, fsrs_review, replay
+
+# the fixtures of test_schedule: a fake deck, a database file, the store opened on it in UTC
+fake_deck, db_path, store = test_schedule.fake_deck, test_schedule.db_path, test_schedule.store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday, 09:00 UTC
 DAY = timedelta(days=1)

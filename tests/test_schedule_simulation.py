@@ -193,8 +193,8 @@ class Learner:
         return result.output
 
     def failed_today(self, item_id):
-        today = LEARNER_DAY.date(self.now)
-        return any(LEARNER_DAY.date(clock.parse_time(t)) == today for (t,) in self.sql(
+        today = LEARNER_DAY.date_of(self.now)
+        return any(LEARNER_DAY.date_of(clock.parse_time(t)) == today for (t,) in self.sql(
             "SELECT reviewed_at FROM reviews WHERE item_id = ? AND rating = 1", (item_id,)))
 
     def written(self, exercise, recalled):
@@ -321,7 +321,7 @@ def test_ninety_days_of_practice_follow_every_rule(tmp_path, monkeypatch, memory
         learner.session(day, suspended)
         if learner.rng.random() < 0.25:  # 02:30 in Shanghai: the same learner's day
             learner.now = START + timedelta(days=day, hours=6, minutes=30)
-            assert LEARNER_DAY.date(learner.now) == LEARNER_DAY.date(START + timedelta(days=day))
+            assert LEARNER_DAY.date_of(learner.now) == LEARNER_DAY.date_of(START + timedelta(days=day))
             learner.session(day, suspended)
             learner.checked["late session"] += 1
         if day == DAYS - 2:
@@ -346,12 +346,12 @@ def test_ninety_days_of_practice_follow_every_rule(tmp_path, monkeypatch, memory
     # new items a learner's day, and one Again an exercise a day at most
     per_day, agains = {}, {}
     for (when,) in learner.sql("SELECT introduced FROM items WHERE introduced IS NOT NULL"):
-        day = LEARNER_DAY.date(clock.parse_time(when))
+        day = LEARNER_DAY.date_of(clock.parse_time(when))
         per_day[day] = per_day.get(day, 0) + 1
     assert max(per_day.values()) <= NEW_PER_DAY and len(per_day) > 8
     for item_id, when in learner.sql("SELECT item_id, reviewed_at FROM reviews WHERE rating = 1 "
                                      "AND item_id LIKE 'exercise:%'"):
-        key = (item_id, LEARNER_DAY.date(clock.parse_time(when)))
+        key = (item_id, LEARNER_DAY.date_of(clock.parse_time(when)))
         agains[key] = agains.get(key, 0) + 1
     assert agains and max(agains.values()) == 1
     # every graded review was timed from `mlquiz start`

@@ -61,7 +61,7 @@ def training_items(store: Store) -> Log:
         count += 1
         when = dates.get(reviewed_at)
         if when is None:
-            when = dates[reviewed_at] = day.date(clock.parse_time(reviewed_at))
+            when = dates[reviewed_at] = day.date_of(clock.parse_time(reviewed_at))
         if item_id != current:
             current, history, previous, spans_days = item_id, [], None, False
         elapsed = 0 if previous is None else (when - previous).days

@@ -51,7 +51,7 @@ def stats(store: Store, now: datetime | None = None) -> dict:
     retention against the target, due items over the next 7 days, and progress per topic."""
     now = clock.current(now)
     day = learner_day(store)
-    today = day.date(now)  # the learner's days: they start at day_starts_at in their zone
+    today = day.date_of(now)  # the learner's days: they start at day_starts_at in their zone
     dates = [today + timedelta(days=i) for i in range(-29, 7)]
     starts = [clock.format_time(day.start_of(d)) for d in dates] + [
         clock.format_time(day.start_of(today + timedelta(days=7)))]
