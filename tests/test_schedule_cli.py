@@ -114,3 +114,25 @@ def test_optimize_refuses_a_short_log_and_says_how_many_are_needed(tmp_path):
     result = mlquiz("optimize", db=db)
     assert result.returncode == 1
     assert "the log holds 0 reviews; fitting needs at least 400 (400 more)" in result.stderr
+
+
+def test_optimize_fits_prints_both_scores_and_later_reviews_use_the_fit(tmp_path):
+    from mlquiz.schedule.items import open_schedule
+    from test_schedule_rules import simulate_learner
+
+    db = tmp_path / "s.db"
+    with open_schedule(db) as store:
+        count = simulate_learner(store)
+    result = mlquiz("optimize", db=db, now="2026-12-01T12:00:00Z")
+    assert result.returncode == 0, result.stderr
+    assert f"Fitted FSRS parameters to {count} reviews" in result.stdout
+    scores = {line.split()[0]: float(line.split()[1]) for line in result.stdout.splitlines()
+              if line.strip().startswith(("default", "fitted"))}
+    assert scores["fitted"] < scores["default"]  # log-loss on the learner's own log
+    mlquiz("review", "--card", "logistic_regression.sigmoid", db=db,
+           now="2026-12-01T12:05:00Z", input="\n3\n")
+    with open_schedule(db) as store:
+        used = store.value("SELECT s.config FROM reviews r JOIN schedulers s "
+                           "ON s.id = r.scheduler_id ORDER BY r.id DESC LIMIT 1")
+        fitted = store.value("SELECT parameters FROM parameters")
+    assert json.loads(used)["parameters"] == json.loads(fitted)
