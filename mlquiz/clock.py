@@ -2,14 +2,18 @@
 
 ``MLQUIZ_NOW`` takes an ISO 8601 time (``2026-03-01T09:30:00Z``; a time without an offset is
 read as UTC), for tests and for replaying a history. mlquiz keeps whole seconds: every time
-it stores is ``YYYY-MM-DDTHH:MM:SSZ``, which sorts as text in time order. A "day" (due today,
-new items a day, failed today) is a UTC calendar day.
+it stores is ``YYYY-MM-DDTHH:MM:SSZ``, which sorts as text in time order.
+
+A learner's *day* (due today, new items a day, failed today, reviews a day) is a ``Day``: it
+starts at a given hour (4:00 by default, as in Anki) in the learner's time zone (the system's
+by default), so that a late evening and the small hours after it are one day.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import NamedTuple
 
 ENV_VAR = "MLQUIZ_NOW"
 
@@ -53,13 +57,52 @@ def format_time(moment: datetime) -> str:
     return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def day_start(moment: datetime) -> datetime:
-    """Midnight UTC starting the day of ``moment``."""
-    return as_utc(moment).replace(hour=0, minute=0, second=0)
+class Day(NamedTuple):
+    """When the learner's day starts: ``hour`` (0-23) in ``zone`` (a ``tzinfo``; None: the
+    system's local time, daylight saving included). ``Day()`` is the UTC calendar day."""
+
+    hour: int = 0
+    zone: tzinfo | None = timezone.utc
+
+    def _wall(self, moment: datetime) -> datetime:
+        """``moment`` as a naive wall-clock time in the zone."""
+        return as_utc(moment).astimezone(self.zone).replace(tzinfo=None)
+
+    def _from_wall(self, wall: datetime) -> datetime:
+        """A naive wall-clock time of the zone back to UTC (a naive datetime's
+        ``astimezone`` reads it as system local time)."""
+        if self.zone is None:
+            return as_utc(wall.astimezone(timezone.utc))
+        return as_utc(wall.replace(tzinfo=self.zone))
+
+    def date_of(self, moment: datetime) -> date:
+        """The learner's date of ``moment``: the local date, minus one before ``hour``."""
+        return (self._wall(moment) - timedelta(hours=self.hour)).date()
+
+    def start_of(self, day: date) -> datetime:
+        """When the learner's ``day`` starts, in UTC."""
+        return self._from_wall(datetime(day.year, day.month, day.day, self.hour))
+
+    def start(self, moment: datetime) -> datetime:
+        """When the learner's day holding ``moment`` started, in UTC."""
+        return self.start_of(self.date_of(moment))
+
+    def end(self, moment: datetime) -> datetime:
+        """When the learner's day holding ``moment`` ends (the next one starts), in UTC."""
+        return self.start_of(self.date_of(moment) + timedelta(days=1))
 
 
-def next_day_start(moment: datetime) -> datetime:
-    return day_start(moment) + timedelta(days=1)
+UTC_DAY = Day()
+
+
+def day_start(moment: datetime, day: Day = UTC_DAY) -> datetime:
+    """When the learner's ``day`` holding ``moment`` started (default: midnight UTC)."""
+    return day.start(moment)
+
+
+def next_day_start(moment: datetime, day: Day = UTC_DAY) -> datetime:
+    """When the learner's ``day`` after the one holding ``moment`` starts."""
+    return day.end(moment)
 
 
 def current(moment: datetime | None = None) -> datetime:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from mlquiz.schedule.attempts import record_attempt
+from mlquiz.schedule.config import set_config
 from mlquiz.schedule.items import open_schedule
 from mlquiz.schedule.review import due_items, record_review
 from mlquiz.schedule.stats import history
@@ -24,10 +25,16 @@ def test_failing_an_exercise_makes_its_cards_due_now(tmp_path):
     cards = {f"card:{c}" for c in cards_for_exercise("svm_dual")}
     assert cards
     with open_schedule(tmp_path / "s.db") as store:
-        assert not cards & due_cards(store, T0)  # new, and beyond today's first new items
+        assert not cards & due_cards(store, T0)  # new, and after the curriculum's first items
+        set_config(store, "new_per_day", "0")
+        for card in sorted(cards)[:2]:  # two already learnt, far from due
+            record_review(store, card, 4, "flashcard", 5.0, T0 - timedelta(days=1))
         record_attempt(store, "svm_dual", tmp_path / "svm_dual.py", "x = 1\n", False, None, T0)
         later = T0 + timedelta(minutes=1)
-        assert cards <= due_cards(store, later)
+        assert due_cards(store, later) == set(sorted(cards)[:2])  # the new ones need room
+        set_config(store, "new_per_day", "100")  # new cards called for count against it
+        order = [item.id for item in due_items(store, later)]
+        assert set(order[:len(cards)]) == cards  # called for: before every other new item
         first = sorted(cards)[0]
         record_review(store, first, 3, "flashcard", 5.0, later)
         assert first not in due_cards(store, later)
@@ -35,6 +42,21 @@ def test_failing_an_exercise_makes_its_cards_due_now(tmp_path):
         # reviewing it cleared the call: its state is the FSRS one again
         row = store.row("SELECT requested_at, due FROM items WHERE id = ?", (first,))
         assert row["requested_at"] is None and row["due"] > later.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_card_reviewed_easy_and_then_called_for_is_due_at_once(tmp_path):
+    """Called for before its FSRS due date, a card is due at the call (the earlier of the
+    two), not at its due date."""
+    card = f"card:{cards_for_exercise('bn_backward')[0]}"
+    with open_schedule(tmp_path / "s.db") as store:
+        set_config(store, "new_per_day", "0")
+        easy = record_review(store, card, 4, "flashcard", 5.0, T0)
+        assert easy.due > T0 + timedelta(days=3)
+        failed_at = T0 + timedelta(hours=1)
+        record_attempt(store, "bn_backward", tmp_path / "bn_backward.py", "x = 1\n", False,
+                       None, failed_at)
+        [item] = [i for i in due_items(store, failed_at) if i.id == card]
+        assert item.due == failed_at
 
 
 def test_passing_does_not_call_the_cards(tmp_path):

@@ -72,13 +72,14 @@ def test_next_tells_what_to_open_and_how_to_grade_it():
 
 def test_next_when_nothing_is_due(db):
     assert run("config", "set", "new_per_day", "0").exit_code == 0
+    assert run("config", "set", "timezone", "UTC").exit_code == 0  # days start at 04:00 UTC
     assert json.loads(run("next", "--json").output) == {"item": None, "next_due": None}
     assert "Nothing is scheduled." in run("next").output
     with open_schedule(db) as store:
-        record_review(store, "exercise:l2", 3, "grade", None, T0)
+        record_review(store, "exercise:l2", 3, "grade", None, T0)  # a pass: due in 2 days
     assert json.loads(run("next", "--json").output) == {"item": None,
-                                                        "next_due": "2026-03-02T09:10:00Z"}
-    assert "Next item: 2026-03-02 09:10 UTC (in 10 min)" in run("next").output
+                                                        "next_due": "2026-03-04T04:00:00Z"}
+    assert "Next item: 2026-03-04 04:00 UTC (in 43 h)" in run("next").output
 
 
 def test_a_due_exercise_suggests_rewriting_it_from_memory(db):
@@ -86,7 +87,7 @@ def test_a_due_exercise_suggests_rewriting_it_from_memory(db):
         record_review(store, "exercise:gbdt", 3, "grade", None, T0 - timedelta(days=30))
         record_review(store, "exercise:gbdt", 3, "grade", None, T0 - timedelta(days=30))
     result = run("next")
-    assert "Practise now: gbdt" in result.output and "mlquiz reset gbdt" in result.output
+    assert "Practise now: gbdt" in result.output and "mlquiz start gbdt" in result.output
     assert "due 2" in result.output and "ago" in result.output
 
 

@@ -31,12 +31,16 @@ def test_fail_fail_pass_hint_pass(tmp_path):
     wrong.write_text(ref.read_text().replace("return float(lam / 2 * np.sum(w**2))", "return float(lam * np.sum(w**2))"))
     assert wrong.read_text() != ref.read_text()
     assert mlquiz("grade", wrong, db=db, now="2026-01-01T10:00:00Z").returncode == 1
+    wrong.write_text(wrong.read_text() + "\n# another try\n")  # a fresh attempt, still wrong
     second = mlquiz("grade", wrong, db=db, now="2026-01-01T10:05:00Z")
     assert "no new lapse" in second.stderr
     assert mlquiz("grade", ref, db=db, now="2026-01-01T10:10:00Z").returncode == 0
     assert ratings(db, "l2") == ["Again", "Good"]
     assert mlquiz("hint", "l2", db=db, now="2026-01-03T10:00:00Z").returncode == 0
-    assert mlquiz("grade", ref, db=db, now="2026-01-03T10:10:00Z").returncode == 0
+    rewritten = tmp_path / "rewrite" / "l2_regularization.py"
+    rewritten.parent.mkdir()
+    rewritten.write_text(ref.read_text() + "\n# written again\n")
+    assert mlquiz("grade", rewritten, db=db, now="2026-01-03T10:10:00Z").returncode == 0
     assert ratings(db, "l2") == ["Again", "Good", "Hard"]
     attempts = mlquiz("attempts", "l2", db=db)
     assert attempts.returncode == 0 and attempts.stdout.count("\n") >= 4
@@ -74,8 +78,13 @@ def test_eight_concurrent_grades_lose_nothing(tmp_path):
     import os
 
     env = {**os.environ, "MLQUIZ_DB": str(db)}
-    processes = [subprocess.Popen([MLQUIZ, "grade", str(ref)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env) for _ in range(8)]
+    copies = []  # eight different files: a file graded before is not a review again
+    for i in range(8):
+        copies.append(tmp_path / f"w{i}" / "l2_regularization.py")
+        copies[-1].parent.mkdir()
+        copies[-1].write_text(ref.read_text() + f"\n# copy {i}\n")
+    processes = [subprocess.Popen([MLQUIZ, "grade", str(copy)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env) for copy in copies]
     outputs = [p.communicate(timeout=120) for p in processes]
     assert [p.returncode for p in processes] == [0] * 8, outputs
     assert not any("locked" in err or "Traceback" in err for _, err in outputs)

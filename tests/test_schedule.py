@@ -30,31 +30,61 @@ FAKE_DECK = ("backprop.chain_rule", "backprop.delta_last", "bn_forward_normalise
 
 # --- the oracle ---------------------------------------------------------------------------
 
-def replay(conn, item_id):
-    """Replay an item's review log through fsrs itself: (card or None, reviews, lapses)."""
-    rows = conn.execute("SELECT rating, reviewed_at, retention FROM reviews WHERE item_id = ? "
-                        "ORDER BY id", (item_id,)).fetchall()
+def fsrs_review(config, card, rating, moment, seed):
+    """One review by fsrs itself, with the scheduler stored for the review and its fuzz drawn
+    from ``random.Random(seed)`` (fsrs 6 draws it with the ``random`` it imports)."""
+    import fsrs.scheduler
+
+    drawn = fsrs.scheduler.random
+    fsrs.scheduler.random = random.Random(seed).random
+    try:
+        return Scheduler.from_json(config).review_card(card, Rating(rating), review_datetime=moment)[0]
+    finally:
+        fsrs.scheduler.random = drawn
+
+
+def replay(conn, item_id, check_rows=True, legacy=0):
+    """Replay an item's review log through fsrs itself: (card or None, reviews, lapses).
+    Every review row's stored state must be the state the replay reaches at that row, and
+    its scheduler the one of the item's kind (exercises: steps of one day; cards: fsrs's
+    steps), with fuzzing on, except for the first ``legacy`` rows (made before schedulers
+    were stored: fsrs's defaults, no fuzzing)."""
+    rows = conn.execute("SELECT r.rating, r.reviewed_at, r.retention, r.state, r.step, "
+                        "r.stability, r.difficulty, r.due, s.config FROM reviews r "
+                        "JOIN schedulers s ON s.id = r.scheduler_id WHERE r.item_id = ? "
+                        "ORDER BY r.id", (item_id,)).fetchall()
     card, lapses = None, 0
-    for rating, reviewed_at, retention in rows:
+    for number, (rating, reviewed_at, retention, *stored, config) in enumerate(rows, start=1):
         moment = datetime.fromisoformat(reviewed_at)
+        settings = json.loads(config)
+        assert settings["enable_fuzzing"] == (number > legacy)
+        assert settings["desired_retention"] == retention
+        day = 86400
+        steps = ([day], [day]) if item_id.startswith("exercise:") and number > legacy else (
+            [60, 600], [600])
+        assert (settings["learning_steps"], settings["relearning_steps"]) == steps
         if card is None:
             card = Card(card_id=1, due=moment)
         elif card.state == State.Review and rating == 1:
             lapses += 1
-        scheduler = Scheduler(desired_retention=retention, enable_fuzzing=False)
-        card, _ = scheduler.review_card(card, Rating(rating), review_datetime=moment)
+        card = fsrs_review(config, card, rating, moment, f"{item_id}/{number}")
+        if check_rows:
+            assert stored == [int(card.state), card.step, card.stability, card.difficulty,
+                              clock.format_time(card.due)], (item_id, number)
     return card, len(rows), lapses
 
 
-def assert_state_is_replay(path):
-    """Every item's stored FSRS state is exactly the replay of its log (floats included)."""
+def assert_state_is_replay(path, legacy=None):
+    """Every item's stored FSRS state, and every review row, is exactly the replay of its log
+    (floats included). ``legacy``: {item: rows made before schedulers were stored}."""
     conn = sqlite3.connect(path)
     try:
         items = conn.execute("SELECT id, state, step, stability, difficulty, due, last_review, "
                              "reps, lapses FROM items").fetchall()
         assert items
         for item_id, state, step, stability, difficulty, due, last, reps, lapses in items:
-            card, count, replayed_lapses = replay(conn, item_id)
+            card, count, replayed_lapses = replay(conn, item_id,
+                                                  legacy=(legacy or {}).get(item_id, 0))
             assert (reps, lapses) == (count, replayed_lapses), item_id
             if card is None:
                 assert (state, stability, difficulty, due, last) == (0, None, None, None, None)
@@ -95,6 +125,7 @@ def db_path(tmp_path):
 @pytest.fixture
 def store(db_path):
     with open_schedule(db_path) as opened:
+        set_config(opened, "timezone", "UTC")  # the learner's day: 04:00 to 04:00 UTC
         yield opened
 
 
@@ -200,8 +231,8 @@ def test_new_items_enter_at_most_new_per_day_in_curriculum_order(store):
     later = T0 + timedelta(hours=1)
     found = next_item(store, later)
     assert found.item is None  # Easy sent them days ahead, and today's new ones are used up
-    assert found.next_due == clock.next_day_start(T0)
-    assert found.to_dict() == {"item": None, "next_due": "2026-03-03T00:00:00Z"}
+    assert found.next_due == clock.Day(4).end(T0)  # the learner's next day: 04:00 UTC
+    assert found.to_dict() == {"item": None, "next_due": "2026-03-03T04:00:00Z"}
     tomorrow = next_item(store, T0 + timedelta(days=1))
     assert tomorrow.item.id == catalogue()[3].id
     assert tomorrow.new_count == 3
@@ -211,23 +242,26 @@ def test_grading_an_exercise_directly_uses_up_a_new_slot(store):
     set_config(store, "new_per_day", "1")
     record_graded(store, "taylor", "taylor.py", "x = 1", True, None, T0)
     found = next_item(store, T0)
-    assert found.item is None and found.next_due == T0 + timedelta(minutes=10)  # its next step
-    assert [i.id for i in due_items(store, T0 + timedelta(hours=1))] == ["exercise:taylor"]
+    assert found.item is None and found.next_due == clock.Day(4).end(T0)  # tomorrow's new items
+    row = item_row(store, "exercise:taylor")
+    assert row["state"] == 2 and row["due"] == "2026-03-04T09:00:00Z"  # a pass: days, not minutes
+    assert [i.id for i in due_items(store, T0 + timedelta(hours=1))] == []
+    assert [i.id for i in due_items(store, T0 + timedelta(days=2))][0] == "exercise:taylor"
 
 
 def test_next_is_the_most_overdue_item_and_counts_the_rest_of_the_day(store):
     set_config(store, "new_per_day", "0")
-    for item, start in (("exercise:l1", T0), ("exercise:l2", T0 + timedelta(minutes=2)),
-                        ("card:lonely", T0 + timedelta(minutes=1))):
-        record_review(store, item, 1, "grade", None, start)  # Again: due 1 min later
+    for item, start in (("card:backprop.delta_last", T0), ("card:lonely", T0 + timedelta(minutes=2)),
+                        ("card:backprop.chain_rule", T0 + timedelta(minutes=1))):
+        record_review(store, item, 1, "flashcard", None, start)  # Again: due 1 min later
+    record_review(store, "exercise:l1", 1, "grade", None, T0)  # an exercise: due tomorrow
     found = next_item(store, T0 + timedelta(minutes=30))
-    assert found.item.id == "exercise:l1"
+    assert found.item.id == "card:backprop.delta_last"
     assert found.item.due == T0 + timedelta(minutes=1)
     assert found.due_count == 3 and found.new_count == 0
     assert [i.id for i in due_items(store, T0 + timedelta(minutes=30))] == [
-        "exercise:l1", "card:lonely", "exercise:l2"]
-    assert [i.id for i in due_items(store, T0 + timedelta(minutes=30), "card")] == [
-        "card:lonely"]
+        "card:backprop.delta_last", "card:backprop.chain_rule", "card:lonely"]
+    assert due_items(store, T0 + timedelta(minutes=30), "exercise") == []
 
 
 def test_when_nothing_is_due_next_says_when_the_next_item_is(store):
@@ -235,7 +269,10 @@ def test_when_nothing_is_due_next_says_when_the_next_item_is(store):
     assert next_item(store, T0).to_dict() == {"item": None, "next_due": None}
     review = record_review(store, "exercise:gbdt", 4, "grade", None, T0)
     found = next_item(store, T0 + timedelta(minutes=5))
-    assert found.item is None and found.next_due == review.due > T0 + timedelta(days=1)
+    assert review.due > T0 + timedelta(days=2)
+    # due in days: it can be practised from the start of the learner's day it is due on
+    assert found.item is None and found.next_due == clock.Day(4).start(review.due)
+    assert next_item(store, found.next_due).item.id == "exercise:gbdt"
 
 
 def test_next_marks_when_an_item_was_first_shown(store):
@@ -250,12 +287,15 @@ def test_next_marks_when_an_item_was_first_shown(store):
 
 def test_a_review_stores_what_fsrs_computes(store):
     review = record_review(store, BACKPROP, Rating.Good, "grade", 42.0, T0)
-    card, _ = Scheduler(enable_fuzzing=False).review_card(Card(card_id=7, due=T0), Rating.Good,
-                                                          review_datetime=T0)
+    one_day = (timedelta(days=1),)  # an exercise's steps; 2 days is too short to fuzz
+    card, _ = Scheduler(learning_steps=one_day, relearning_steps=one_day).review_card(
+        Card(card_id=7, due=T0), Rating.Good, review_datetime=T0)
     row = item_row(store, BACKPROP)
     assert (row["state"], row["step"], row["stability"], row["difficulty"]) == (
         card.state, card.step, card.stability, card.difficulty)
-    assert row["due"] == "2026-03-02T09:10:00Z" == clock.format_time(card.due)
+    assert row["due"] == "2026-03-04T09:00:00Z" == clock.format_time(card.due)
+    flashcard = record_review(store, "card:lonely", Rating.Good, "flashcard", 5.0, T0)
+    assert flashcard.due == T0 + timedelta(minutes=10)  # a card keeps fsrs's learning steps
     assert review.due == card.due and review.rating_name == "Good"
     log = history(store, "backprop")
     assert [(r["rating"], r["source"], r["duration_seconds"], r["reviewed_at"]) for r in log] == [
@@ -334,7 +374,7 @@ def test_failures_on_an_item_already_failed_today_add_no_lapse_and_the_pass_reco
     assert [r["rating_name"] for r in history(store, "backprop")] == ["Again", "Good"]
     assert [a["attempt"] for a in attempts(store, "backprop")] == [1, 2, 3, 4, 5]
     again_after_recovery = grade(store, False, 30)
-    assert again_after_recovery.counted  # failing again after the recovery is a new lapse
+    assert not again_after_recovery.counted  # failed today already: no second lapse today
     next_day = grade(store, False, 60 * 24)
     assert next_day.counted  # and a failure on another day always counts
 
@@ -466,16 +506,16 @@ def test_stats_counts_states_reviews_retention_forecast_and_topics(store):
     record_graded(store, "l1", "l1.py", "src", True, None, T0)
     data = stats(store, T0)
     assert data["items"]["exercise"]["relearning"] == 1
-    assert data["items"]["exercise"]["learning"] == 1
+    assert data["items"]["exercise"]["review"] == 1  # l1 passed: straight to days
     assert data["items"]["card"] == {"new": 3, "learning": 0, "review": 1, "relearning": 0,
                                      "total": 4}
     per_day = {d["date"]: d["count"] for d in data["reviews_per_day"]}
     assert len(per_day) == 30 and per_day["2026-02-20"] == 2 and per_day["2026-03-02"] == 1
     assert data["reviews_last_30_days"] == 5
-    assert data["retention"] == {"target": 0.9, "measured": 0.0, "reviews": 1}
+    assert data["retention"] == {"target": 0.9, "measured": 0.5, "reviews": 2}  # Good, then Again
     assert [d["date"] for d in data["forecast"]][:2] == ["2026-03-02", "2026-03-03"]
-    assert data["forecast"][0]["due"] == 2  # the overdue relearning step and l1's step
-    assert data["due_today"] == {"reviews": 2, "new": 3, "total": 5}  # l1 entered today
+    assert data["forecast"][0]["due"] == 1  # the overdue relearning step
+    assert data["due_today"] == {"reviews": 1, "new": 3, "total": 4}  # l1 entered today
     backprop, = [t for t in data["topics"] if t["topic"] == "backprop"]
     assert backprop["exercise"]["lapses"] == 1 and backprop["cards"]["total"] == 2
     l1, = [t for t in data["topics"] if t["topic"] == "l1"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from mlquiz.cli.common import (current_time, db_option, json_option, lang_option, opened,
-                               show_time, topic_or_fail, wrap)
+                               relative, show_time, topic_or_fail, wrap)
 RATING_NAMES = {1: "again", 2: "hard", 3: "good", 4: "easy"}
 _RATING_WORDS = {
     "1": 1, "again": 1, "a": 1, "2": 2, "hard": 2, "h": 2, "3": 3, "good": 3, "g": 3,
@@ -134,8 +134,16 @@ def _read_line(prompt: str) -> str:
     return line
 
 
-def _ask_rating(proposed: int | None) -> int:
-    choices = "1 again, 2 hard, 3 good, 4 easy"
+def _ask_rating(proposed: int | None, intervals: dict | None = None) -> int:
+    """Read a rating; ``intervals`` (rating -> timedelta) are shown beside the choices."""
+    if intervals:
+        from datetime import datetime, timezone
+
+        now = datetime.now(timezone.utc)
+        choices = ", ".join(f"{n} {name} ({relative(now + intervals[n], now)})"
+                            for n, name in RATING_NAMES.items())
+    else:
+        choices = "1 again, 2 hard, 3 good, 4 easy"
     prompt = f"Rate ({choices})" + (f" [{proposed} {RATING_NAMES[proposed]}]: " if proposed else ": ")
     while True:
         text = _read_line(prompt).strip().lower()
@@ -173,8 +181,10 @@ _METHOD_TEXT = {"proof": "proved by sympy", "random points": "random points",
                 "random arrays": "random arrays"}
 
 
-def _review_one(card, position: str, lang: str, checker: _Checker) -> tuple[int, float]:
-    """Ask one card; returns (rating, seconds). Raises EOFError / KeyboardInterrupt."""
+def _review_one(card, position: str, lang: str, checker: _Checker,
+                intervals=None) -> tuple[int, float]:
+    """Ask one card; returns (rating, seconds). ``intervals()``: what each rating would give,
+    shown beside it. Raises EOFError / KeyboardInterrupt."""
     started = time.monotonic()
     click.echo()
     click.echo(click.style(f"[{position}] {card.id}", bold=True))
@@ -202,7 +212,7 @@ def _review_one(card, position: str, lang: str, checker: _Checker) -> tuple[int,
             proposed = 1
         break
     _show_answer(card, checker.module())
-    rating = _ask_rating(proposed)
+    rating = _ask_rating(proposed, intervals() if intervals else None)
     return rating, time.monotonic() - started
 
 
@@ -216,30 +226,56 @@ def _due_cards(store, now, topic, include_new=False):
         raise click.ClickException(f"the flashcard deck is broken: {exc}") from None
 
 
-def _say_due_exercise(store, now) -> None:
+def _one_card(store, card_id):
+    """``--card ID``: that card, due or not."""
+    from mlquiz.schedule.items import resolve_item
+    from mlquiz.schedule.review import item_named
+
+    found = _get_card(card_id)
+    return [(item_named(store, resolve_item(store, found.item_id)), found)]
+
+
+def _say_exercise(store, now, first: bool) -> None:
+    """Where exercises stand in the order of practice (``queue``): before the session, the
+    exercise that comes first, if one does; after it, the first exercise due."""
     from mlquiz.curriculum import grade_command
     from mlquiz.schedule.items import default_file
     from mlquiz.schedule.review import due_items
 
-    exercises_due = due_items(store, now, kind="exercise")
+    items = due_items(store, now)
+    if first:
+        if items and items[0].kind == "exercise":
+            head = items[0]
+            click.echo(f"First comes the exercise {head.ref} ({'new' if head.new else head.state_name}): "
+                       f"`mlquiz start {head.ref}`, then "
+                       f"`{grade_command(default_file(store, head.ref), head.ref)}`. The cards:")
+        return
+    exercises_due = [item for item in items if item.kind == "exercise"]
     if not exercises_due:
         return
     item = exercises_due[0]
     command = grade_command(default_file(store, item.ref), item.ref)
     more = len(exercises_due) - 1
     also = f" ({more} more exercise{'s' if more != 1 else ''} due)" if more else ""
-    click.echo(f"Exercise due: {item.ref}{also}. Grade it with: {command}")
+    click.echo(f"Exercise due: {item.ref}{also}. Start it with `mlquiz start {item.ref}`, "
+               f"then grade it: {command}")
 
 
 @click.command()
 @click.option("--topic", metavar="TOPIC", help="Only the cards of one topic (e.g. bn_backward).")
+@click.option("--card", "card_id", metavar="ID", help="Review this one card now, due or not.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Review at most N cards.")
 @click.option("--new", "include_new", is_flag=True,
               help="Also study new cards now, beyond today's allowance of new items.")
 @lang_option
 @db_option
-def review(topic, limit, include_new, lang, db):
+def review(topic, card_id, limit, include_new, lang, db):
     """Review the flashcards that are due, one question at a time.
+
+    Cards come in the order `mlquiz next` gives: (re)learning first, then cards called for
+    by a failed exercise, due reviews (lowest retrievability first), then new ones; new cards
+    of a topic wait for a new exercise before them. The interval each rating would give is
+    shown beside it.
 
     Type an answer to have it checked (a formula such as 1/(1+exp(-z)), e^(-z), 2x or
     \\frac{1}{1+e^{-z}}; for arrays a numpy-style expression such as x.T @ dz or
@@ -253,9 +289,10 @@ def review(topic, limit, include_new, lang, db):
       mlquiz review
       mlquiz review --topic bn_backward --lang zh
       mlquiz review --topic svm_dual --new
+      mlquiz review --card bn_backward.dgamma
       printf 'x.T @ dz\\n\\n' | mlquiz review --limit 1
     """
-    from mlquiz.schedule.review import record_review
+    from mlquiz.schedule.review import next_intervals, record_review
 
     topic = topic_or_fail(topic)
     checker = _Checker()
@@ -264,7 +301,12 @@ def review(topic, limit, include_new, lang, db):
     had_due = False
     with opened(db) as store:
         try:
-            batch = _due_cards(store, current_time(), topic, include_new)
+            if card_id is not None:
+                batch, limit = _one_card(store, card_id), 1
+            else:
+                batch = _due_cards(store, current_time(), topic, include_new)
+                if batch and topic is None:
+                    _say_exercise(store, current_time(), first=True)
             had_due = bool(batch)
             if batch:
                 total = len(batch) if limit is None else min(limit, len(batch))
@@ -274,7 +316,9 @@ def review(topic, limit, include_new, lang, db):
                 for item, found in batch:
                     if limit is not None and done >= limit:
                         break
-                    rating, seconds = _review_one(found, str(done + 1), lang, checker)
+                    rating, seconds = _review_one(
+                        found, str(done + 1), lang, checker,
+                        lambda: next_intervals(store, item.id, current_time()))
                     result = record_review(store, item.id, rating, "flashcard", round(seconds, 1), current_time())
                     counts[RATING_NAMES[rating]] += 1
                     done += 1
@@ -298,7 +342,7 @@ def review(topic, limit, include_new, lang, db):
         else:
             summary = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
             click.echo(f"Reviewed {done} card{'s' if done != 1 else ''} ({summary}).")
-        _say_due_exercise(store, current_time())
+        _say_exercise(store, current_time(), first=False)
 
 
 # --- cards, card --------------------------------------------------------------------------

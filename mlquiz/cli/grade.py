@@ -93,11 +93,8 @@ def _record(db, reports):
         recorded = record_reports(db, reports)
     except (StoreError, ScheduleError) as exc:
         raise click.ClickException(f"the verdict was not recorded: {exc}") from None
-    for report, attempt in zip(reports, recorded):
-        if attempt is None:
-            click.echo(f"not recorded: nothing in {report.file} is implemented yet", err=True)
-        else:
-            click.echo(_recorded_words(attempt), err=True)
+    for attempt in recorded:
+        click.echo(_recorded_words(attempt), err=True)
 
 
 def _print_report(report):
@@ -206,7 +203,11 @@ def init(folder):
 
 
 def _recorded_words(attempt) -> str:
-    """One line on what the schedule made of a graded attempt."""
+    """One line on what the schedule made of a graded attempt (or why it is not a review)."""
+    from mlquiz.schedule.attempts import NotRecorded
+
+    if isinstance(attempt, NotRecorded):
+        return f"not recorded: {attempt.reason}"
     text = f"recorded attempt {attempt.attempt} of {attempt.exercise}"
     if attempt.review is None:
         return text + ": failed again today, no new lapse counted"

@@ -1,5 +1,6 @@
-"""Commands of the schedule: ``next``, ``history``, ``stats``, ``config``, ``hint``,
-``attempts``, ``reset``, ``restore``.
+"""Commands of the schedule: ``next``, ``history``, ``stats``, ``config``, ``hint``, ``start``,
+``attempts``, ``reset``, ``restore``, ``undo``, ``suspend``, ``unsuspend``, ``bury``,
+``optimize``.
 
 Each command opens the schedule, calls one function of ``mlquiz.schedule`` and prints. The
 library is imported inside the commands: ``mlquiz next`` must start fast.
@@ -19,7 +20,8 @@ from mlquiz.curriculum import display_path
 
 
 def schedule_commands():
-    return [next_command, history, stats, config, hint, attempts, reset, restore]
+    return [next_command, history, stats, config, hint, start, attempts, reset, restore, undo,
+            suspend, unsuspend, bury, optimize]
 
 
 # --- next ---------------------------------------------------------------------------------
@@ -30,9 +32,10 @@ def schedule_commands():
 def next_command(as_json, db):
     """Say what to practise now.
 
-    The most overdue item (an exercise to implement or a flashcard to review), how many more
-    are due today, or, when nothing is due, when the next item is. New items enter in
-    curriculum order, at most `new_per_day` a day (`mlquiz config`).
+    The item that comes first (an exercise to implement or a flashcard to review), how many
+    more are due today, or, when nothing is due, when the next item is. The order: items in
+    (re)learning, cards called for by a failed exercise, due reviews (lowest retrievability
+    first), then new items in curriculum order, at most `new_per_day` a day (`mlquiz config`).
 
     \b
     Examples:
@@ -64,16 +67,14 @@ def next_command(as_json, db):
         title = f"{exercise.title_en} ({exercise.title_zh})" if exercise else item.ref
         click.echo(f"Practise now: {click.style(item.ref, bold=True)} - {title}  [{when}]")
         if item.new:
-            click.echo(f"  Implement the functions in {data['file']}, then grade it:")
-            if not Path(data["file"]).expanduser().exists():
-                folder = display_path(Path(data["file"]).parent)
-                click.echo(f"  (the file is not there yet: `mlquiz init {folder}` copies the stubs)")
+            click.echo(f"  Start it: `mlquiz start {item.ref}` lays the stub in {data['file']} "
+                       "and starts the clock;\n  implement the functions, then grade it:")
         else:
-            click.echo(f"  Rewrite it from memory: `mlquiz reset {item.ref}` keeps your last "
-                       f"file in the history\n  and puts the stub back in {data['file']}; "
-                       "then grade it:")
+            click.echo(f"  Rewrite it from memory: `mlquiz start {item.ref}` keeps your last "
+                       f"file in the history,\n  lays the stub in {data['file']} and starts "
+                       "the clock; then grade it:")
         click.echo(f"    {data['command']}")
-        click.echo(f"  Stuck? `mlquiz hint {item.ref}` (a pass after a hint counts as Hard).")
+        click.echo(f"  Stuck? `mlquiz hint {item.ref}` (your next pass after a hint counts as Hard).")
     else:
         topic = f" (topic {item.topic})" if item.topic else ""
         from mlquiz.cards.deck import default_lang, get_card
@@ -200,7 +201,8 @@ def stats(as_json, db):
 @click.group()
 def config():
     """Read or change the schedule's settings: `retention` (desired retention, default
-    0.9) and `new_per_day` (new items a day, default 10).
+    0.9), `new_per_day` (new items a day, default 10), `day_starts_at` (the hour your day
+    starts, default 4) and `timezone` (default: the computer's).
 
     \b
     Examples:
@@ -253,24 +255,40 @@ def config_get(key, db):
 
 @click.command()
 @click.argument("exercise")
+@click.option("--again", is_flag=True,
+              help="Re-read the hints already seen, without counting one more.")
 @db_option
-def hint(exercise, db):
+def hint(exercise, again, db):
     """Show the next hint of an exercise: first the idea, last the formulas.
 
-    Each call shows the following hint and is recorded: a pass after a hint (before the
-    exercise's next review) counts as Hard instead of Good.
+    Each call shows the following hint and is recorded: the exercise's next pass counts as
+    Hard instead of Good (a failure in between does not change that). `--again` shows the
+    hints you have seen and records nothing.
 
     \b
-    Example:
+    Examples:
       mlquiz hint bn_backward
+      mlquiz hint bn_backward --again
     """
-    from mlquiz.schedule.hints import record_hint
+    from mlquiz.schedule.hints import hints_seen, record_hint
     from mlquiz.schedule.items import deck_cards_for_exercise
 
     found = exercise_or_fail(exercise)
     now = current_time()
     with opened(db) as store:
-        level = record_hint(store, found.id, now)
+        if again:
+            seen = hints_seen(store, found.id)
+        else:
+            level = record_hint(store, found.id, now)
+    if again:
+        if not seen:
+            click.echo(f"No hints of {found.id} seen yet: `mlquiz hint {found.id}` shows the first.")
+            return
+        for number in range(1, seen + 1):
+            click.echo(f"Hint {number} of {len(found.hints)} for {found.id}:")
+            click.echo(wrap(found.hints[number - 1]))
+        click.echo("(Re-reading counts no hint.)")
+        return
     click.echo(f"Hint {level} of {len(found.hints)} for {found.id} ({found.title_en}):")
     click.echo(wrap(found.hints[level - 1]))
     if level == len(found.hints):
@@ -279,7 +297,15 @@ def hint(exercise, db):
     if cards:
         click.echo(f"\nThe formulas behind it are flashcards: mlquiz card {cards[0]}"
                    + (f" (and {len(cards) - 1} more: mlquiz cards --topic {found.id})" if len(cards) > 1 else ""))
-    click.echo("(Your next pass of this exercise will be rated Hard.)")
+    click.echo("(Your next pass of this exercise will be rated Hard, even after a failure.)")
+
+
+def _exercise_file_option(command):
+    """``--file PATH``: the exercise's file, for ``reset`` and ``start``."""
+    return click.option(
+        "--file", "file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+        help="The exercise file (default: the one last graded, else ./exercises/<file>).",
+    )(command)
 
 
 def _verdict(row) -> str:
@@ -316,8 +342,8 @@ def attempts(exercise, as_json, db):
     for row in rows:
         if row["rating"] is None:
             rating = row["note"] or ""
-        elif row["review_id"] is None:
-            rating = "Again (no new lapse today)"
+        elif row["review_id"] is None:  # a failure on a day already failed, or taken back
+            rating = row["note"] or "Again (no new lapse today)"
         else:
             rating = RATINGS[row["rating"]]
         click.echo(f"{row['attempt']:>3}  {show_time(row['created_at']):20}  {_verdict(row):7}  "
@@ -327,8 +353,7 @@ def attempts(exercise, as_json, db):
 
 @click.command()
 @click.argument("exercise")
-@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
-              help="The exercise file (default: the one last graded, else ./exercises/<file>).")
+@_exercise_file_option
 @db_option
 def reset(exercise, file, db):
     """Put the fresh stub back in an exercise's file, to rewrite it from memory.
@@ -342,13 +367,30 @@ def reset(exercise, file, db):
     """
     from mlquiz.schedule.attempts import reset_exercise
 
-    found = exercise_or_fail(exercise)
-    now = current_time()
-    with opened(db) as store:
-        change = reset_exercise(store, found.id, file, now)
-    _report_saved(change)
+    _, change, _ = _lay_stub(reset_exercise, exercise, file, db)
     click.echo(f"Wrote a fresh stub to {display_path(change.path)}: rewrite it from memory, then "
                f"`mlquiz grade {display_path(change.path)}`.")
+
+
+@click.command()
+@click.argument("exercise")
+@_exercise_file_option
+@db_option
+def start(exercise, file, db):
+    """Start an exercise from a blank page: your current file is kept in the history
+    (`mlquiz attempts`), the stub is laid in its place, and the review's duration runs
+    from now. `mlquiz next` says when an exercise is due.
+
+    \b
+    Example:
+      mlquiz start bn_backward --file ~/ml/bn_backward.py
+    """
+    from mlquiz.curriculum import grade_command
+    from mlquiz.schedule.attempts import start_exercise
+
+    found, change, now = _lay_stub(start_exercise, exercise, file, db)
+    click.echo(f"Wrote the stub of {found.id} to {display_path(change.path)}; the clock runs from "
+               f"{show_time(now)}.\nWrite it from memory, then: {grade_command(change.path, found.id)}")
 
 
 @click.command()
@@ -379,6 +421,17 @@ def restore(exercise, attempt, file, db):
                f"{display_path(change.path)}.")
 
 
+def _lay_stub(lay, exercise, file, db):
+    """``reset_exercise`` or ``start_exercise`` of an exercise; says where the file it
+    replaced is kept. Returns (exercise, FileChange, now)."""
+    found = exercise_or_fail(exercise)
+    now = current_time()
+    with opened(db) as store:
+        change = lay(store, found.id, file, now)
+    _report_saved(change)
+    return found, change, now
+
+
 def _report_saved(change) -> None:
     if change.saved_attempt is None:
         return
@@ -386,3 +439,107 @@ def _report_saved(change) -> None:
         click.echo(f"Saved your file as attempt {change.saved_attempt}.")
     else:
         click.echo(f"Your file is already stored (attempt {change.saved_attempt}).")
+
+
+# --- undo, suspend, unsuspend, bury, optimize ----------------------------------------------
+
+@click.command()
+@db_option
+def undo(db):
+    """Take back the last rating: its review leaves the log, and the item's state is the
+    replay of the reviews before it.
+
+    A graded file stays in the history as an attempt without a review.
+
+    \b
+    Example:
+      mlquiz undo
+    """
+    from mlquiz.schedule.review import RATINGS, undo_last_review
+
+    with opened(db) as store:
+        undone = undo_last_review(store)
+    review, state = undone.review, undone.state
+    due = f"due {show_time(state['due'])}" if state["due"] else "new again"
+    click.echo(f"Took back {RATINGS[review['rating']]} of {review['item_id']} "
+               f"({show_time(review['reviewed_at'])}); it is {due}.")
+
+
+def _item_command(name, doc, action):
+    @click.command(name, help=doc)
+    @click.argument("item")
+    @db_option
+    def command(item, db):
+        now = current_time()
+        with opened(db) as store:
+            click.echo(action(store, item, now))
+
+    return command
+
+
+def _suspend(store, item, now):
+    from mlquiz.schedule.review import set_suspended
+
+    return f"Suspended {set_suspended(store, item, True)}: it stays out until `mlquiz unsuspend`."
+
+
+def _unsuspend(store, item, now):
+    from mlquiz.schedule.review import set_suspended
+
+    return f"Unsuspended {set_suspended(store, item, False)}: it is scheduled as before."
+
+
+def _bury(store, item, now):
+    from mlquiz.schedule.review import bury as bury_item
+
+    item_id, until = bury_item(store, item, now)
+    return f"Buried {item_id} until your next day starts ({show_time(until)})."
+
+
+suspend = _item_command("suspend", """Leave an item out of what comes next until you unsuspend it.
+
+    ITEM is an exercise (`bn_backward`) or a flashcard (`card:<id>`); its schedule is kept.
+
+    \b
+    Example:
+      mlquiz suspend card:svm_dual.kkt
+    """, _suspend)
+unsuspend = _item_command("unsuspend", """Put a suspended item back in the schedule.
+
+    \b
+    Example:
+      mlquiz unsuspend card:svm_dual.kkt
+    """, _unsuspend)
+bury = _item_command("bury", """Leave an item out until your next day starts (`day_starts_at`).
+
+    \b
+    Example:
+      mlquiz bury gbdt
+    """, _bury)
+
+
+@click.command()
+@db_option
+def optimize(db):
+    """Fit FSRS's parameters to your own review log (Anki's optimizer, fsrs-rs).
+
+    Prints how well fsrs's default and the fitted parameters predict your log (log-loss and
+    RMSE, lower is better) and stores the fitted ones: every later review uses them. Needs a
+    few hundred reviews.
+
+    \b
+    Example:
+      mlquiz optimize
+    """
+    from mlquiz.schedule.optimize import optimize as fit_parameters
+
+    now = current_time()
+    with opened(db) as store:
+        fit = fit_parameters(store, now)
+    click.echo(f"Fitted FSRS parameters to {fit.reviews} reviews ({fit.items} predictions) on "
+               f"{show_time(fit.fitted_at)}:")
+    click.echo(f"  {'':10} {'log-loss':>9} {'RMSE':>7}")
+    click.echo(f"  {'default':10} {fit.log_loss_default:9.4f} {fit.rmse_default:7.4f}")
+    click.echo(f"  {'fitted':10} {fit.log_loss_fitted:9.4f} {fit.rmse_fitted:7.4f}")
+    click.echo("  parameters: " + ", ".join(f"{p:g}" for p in fit.parameters))
+    click.echo("Every review from now on is scheduled with them.")

@@ -1,14 +1,18 @@
 """Graded attempts and the files kept: every graded file with its verdict and the review it
-makes, and the files that ``reset`` and ``restore`` are about to overwrite.
+makes, and the files that ``start``, ``reset`` and ``restore`` are about to overwrite.
 
-Rules: a graded exercise is a review, Good when every function passes, Again otherwise, Hard
-for a pass after ``mlquiz hint`` since the item's last review. A failure on an item whose last
-review is an Again of the same day is stored as an attempt but is not a review (no new lapse);
-the next pass is the recovery. Its duration is the time since ``mlquiz next`` showed the
-exercise or it was last graded, whichever is later. A file in which every function is still
-"not implemented" (an untouched stub) is neither a review nor an attempt. Failing an exercise
-calls for the flashcards of its formulas (``items.requested_at``): they are due at once,
-until their next review.
+What is a review (decided from the submitted text itself, ``not_a_review``): a file that is
+empty, does not parse, defines none of the exercise's functions, is an untouched stub (each
+of the exercise's functions it defines does nothing but ``raise NotImplementedError``), or is
+identical to a file already graded for the exercise, is not recorded: nothing recalled.
+
+Rules for the others: a graded exercise is a review, Good when every function passes, Again
+otherwise, Hard for a pass when a hint was used since the exercise's last pass. Once the
+exercise has been failed in the learner's day (``config.learner_day``), further failures
+that day are stored as attempts but are not reviews (no new lapse); a pass is always a
+review. Its duration is the time since ``mlquiz start``, ``mlquiz next`` showed the exercise
+or it was last graded, whichever is latest. Failing an exercise calls for the flashcards of
+its formulas (``items.requested_at``): they are due at once, until their next review.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from mlquiz import clock
 from mlquiz.curriculum import Exercise
 from mlquiz.schedule.items import (ScheduleError, UnknownItem, deck_cards_for_exercise,
                                    default_file, exercise_named, open_schedule)
+from mlquiz.schedule.config import learner_day
 from mlquiz.schedule.review import AGAIN, GOOD, HARD, RATINGS, Review, apply_review
 from mlquiz.schedule.store import Store
 
@@ -69,10 +74,88 @@ def _next_attempt(store: Store, exercise_id: str) -> int:
                        (exercise_id,))
 
 
+class NotRecorded(NamedTuple):
+    """A graded file that is not a review, and why (one line for the learner)."""
+    exercise: str
+    reason: str
+
+
+def _defined_functions(tree) -> dict:
+    """The functions a module defines at its top level, by name."""
+    import ast
+
+    return {node.name: node for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _does_nothing(function) -> bool:
+    """Is the body only a docstring, ``pass``, ``...`` or ``raise NotImplementedError``?"""
+    import ast
+
+    for statement in function.body:
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # a docstring or ``...``
+        if isinstance(statement, ast.Raise) and statement.exc is not None:
+            raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+            if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
+                continue
+        return False
+    return True
+
+
+def _whose_functions(names) -> str | None:
+    """The exercise whose functions a file defines most of (None: no exercise's)."""
+    from mlquiz.curriculum import exercises
+
+    best = max(exercises(), key=lambda ex: len(set(ex.functions) & names))
+    return best.id if set(best.functions) & names else None
+
+
+def not_a_review(store: Store, exercise_id: str, source) -> str | None:
+    """Why a graded file of ``exercise_id`` is not a review, or None when it is one: an empty
+    file, a file that does not parse, one that defines none of the exercise's functions, an
+    untouched stub, or a file identical to one already graded for the exercise."""
+    import ast
+
+    exercise = exercise_named(exercise_id)
+    text = _source_text(source)
+    if not text.strip():
+        return "the file is empty"
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}: " if exc.lineno else ""
+        return f"the file does not parse ({where}{exc.msg}): fix it and grade again"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"the file does not parse ({type(exc).__name__}): fix it and grade again"
+    defined = _defined_functions(tree)
+    own = [defined[name] for name in exercise.functions if name in defined]
+    if not own:
+        other = _whose_functions(set(defined))
+        if other is not None and other != exercise.id:
+            return f"this file defines {other}'s functions: --exercise {other}?"
+        return (f"this file defines none of {exercise.id}'s functions "
+                f"({', '.join(exercise.functions)})")
+    if all(_does_nothing(function) for function in own):
+        return "nothing in the file is implemented yet"
+    same = store.value("SELECT attempt FROM submissions WHERE exercise = ? AND kind = 'graded' "
+                       "AND sha256 = ? ORDER BY attempt DESC LIMIT 1", (exercise.id, _sha(text)))
+    if same is not None:
+        return (f"unchanged since attempt {same}: a review is a fresh rewrite "
+                f"(`mlquiz start {exercise.id}` lays the stub)")
+    return None
+
+
 def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bool,
-                   report=None, now: datetime | None = None) -> Attempt:
+                   report=None, now: datetime | None = None,
+                   check: bool = False) -> Attempt | NotRecorded:
     """Store a graded file (its source and the report as JSON) and, in the same transaction,
-    the review it makes (see the module docstring for the rules). Returns the details."""
+    the review it makes (see the module docstring for the rules). Returns the details. With
+    ``check`` (as ``record_reports`` does), a file that ``not_a_review`` refuses is not
+    recorded: the answer is a ``NotRecorded`` (decided in the same transaction, so that two
+    gradings of one file at once make one review)."""
     now = clock.current(now)
     exercise = exercise_named(exercise_id)
     item_id = f"exercise:{exercise.id}"
@@ -84,6 +167,9 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
         row = store.row("SELECT shown_at, hints FROM items WHERE id = ?", (item_id,))
         if row is None:
             raise UnknownItem(f"{exercise.id} is not in the schedule")
+        reason = not_a_review(store, exercise.id, text) if check else None
+        if reason is not None:
+            return NotRecorded(exercise.id, reason)
         last_graded = store.value("SELECT created_at FROM submissions WHERE exercise = ? AND "
                                   "kind = 'graded' ORDER BY attempt DESC LIMIT 1", (exercise.id,))
         since = [t for t in (clock.parse_optional(row["shown_at"]), clock.parse_optional(last_graded)) if t is not None]
@@ -93,7 +179,7 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
         else:
             rating = AGAIN
         review = None
-        if not _failed_today(store, item_id, now) or passed:
+        if passed or not _failed_today(store, item_id, now):
             review = apply_review(store, item_id, rating, "grade", duration, now)
         if not passed:
             _request_cards(store, exercise.id, now)
@@ -118,27 +204,23 @@ def _request_cards(store: Store, exercise_id: str, now: datetime) -> None:
 
 
 def _failed_today(store: Store, item_id: str, now: datetime) -> bool:
-    """Is the item's last review an Again of the same UTC day?"""
-    last = store.row("SELECT rating, reviewed_at FROM reviews WHERE item_id = ? "
-                     "ORDER BY id DESC LIMIT 1", (item_id,))
-    return (last is not None and last["rating"] == AGAIN
-            and clock.day_start(clock.parse_optional(last["reviewed_at"])) == clock.day_start(now))
+    """Has the item been failed (rated Again) since the learner's day began?"""
+    start = learner_day(store).start(now)
+    return store.value("SELECT 1 FROM reviews WHERE item_id = ? AND rating = ? AND reviewed_at >= ? "
+                       "LIMIT 1", (item_id, AGAIN, clock.format_time(start))) is not None
 
 
-def record_reports(db, reports, now: datetime | None = None) -> list[Attempt | None]:
-    """Record grading reports (``mlquiz.grading.report.Report``: ``exercise``, ``file``, ``source``,
-    ``passed``, ``functions``, ``to_dict()``) in the database at ``db`` (None: the default one).
-    Returns an Attempt for each report, or None for a file with nothing implemented yet (an
-    untouched stub is not a review)."""
+def record_reports(db, reports, now: datetime | None = None) -> list[Attempt | NotRecorded]:
+    """Record grading reports (``mlquiz.grading.report.Report``: ``exercise``, ``file``,
+    ``source``, ``passed``, ``to_dict()``) in the database at ``db`` (None: the default one).
+    Returns an Attempt for each report, or a ``NotRecorded`` saying why the file is not a
+    review (``not_a_review``: decided from the source text, not from the report)."""
     now = clock.current(now)
     results = []
     with open_schedule(db) as store:
         for report in reports:
-            if all(f.verdict == "not_implemented" for f in report.functions):
-                results.append(None)
-                continue
             results.append(record_attempt(store, report.exercise, Path(report.file), report.source,
-                                          report.passed, report, now))
+                                          report.passed, report, now, check=True))
     return results
 
 
@@ -241,6 +323,18 @@ def reset_exercise(store: Store, exercise_id: str, file=None,
         saved, saved_now = _save_current(store, exercise, path, "saved before reset", now, stub)
     _write_file(path, stub)
     return FileChange(path, saved, saved_now)
+
+
+def start_exercise(store: Store, exercise_id: str, file=None,
+                   now: datetime | None = None) -> FileChange:
+    """Start a review from a blank page: ``reset_exercise`` (the current file is kept in the
+    history, the stub laid), and the attempt is timed from now (``items.shown_at``)."""
+    now = clock.current(now)
+    change = reset_exercise(store, exercise_id, file, now)
+    with store.write():
+        store.conn.execute("UPDATE items SET shown_at = ? WHERE id = ?",
+                           (clock.format_time(now), f"exercise:{exercise_named(exercise_id).id}"))
+    return change
 
 
 def restore_attempt(store: Store, exercise_id: str, attempt: int | None = None, file=None,

@@ -3,7 +3,10 @@ a parser that validates what a learner types, and a line of help."""
 
 from __future__ import annotations
 
+from mlquiz import clock
 from mlquiz.schedule.store import Store
+
+SYSTEM_ZONE = "system"
 
 
 class ConfigError(ValueError):
@@ -21,14 +24,46 @@ def _parse_retention(text) -> float:
     return value
 
 
-def _parse_new_per_day(text) -> int:
+def _whole_number(key: str, text, low: int, high: int, what: str) -> int:
     try:
         value = int(str(text).strip())
     except (TypeError, ValueError):
-        raise ConfigError(f"new_per_day must be a whole number, not {text!r}") from None
-    if not 0 <= value <= 10_000:
-        raise ConfigError(f"new_per_day must be between 0 and 10000, not {value}")
+        raise ConfigError(f"{key} must be {what}, not {text!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{key} must be between {low} and {high}, not {value}")
     return value
+
+
+def _parse_new_per_day(text) -> int:
+    return _whole_number("new_per_day", text, 0, 10_000, "a whole number")
+
+
+def _parse_day_starts_at(text) -> int:
+    """An hour, ``4`` or ``4:00`` (whole hours, as Anki's "next day starts at")."""
+    what = "a whole hour such as 4 or 4:00"
+    hour, colon, minutes = str(text).strip().partition(":")
+    if colon and minutes.strip() not in ("0", "00"):
+        raise ConfigError(f"day_starts_at must be {what}, not {text!r}")
+    return _whole_number("day_starts_at", hour, 0, 23, what)
+
+
+def _parse_timezone(text) -> str:
+    """``system`` (the computer's time zone) or an IANA name such as ``Asia/Shanghai``."""
+    name = str(text).strip()
+    if name.lower() == SYSTEM_ZONE:
+        return SYSTEM_ZONE
+    _zone(name)
+    return name
+
+
+def _zone(name: str):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"unknown time zone {name!r}: give an IANA name such as "
+                          "Asia/Shanghai or Europe/Berlin, or `system`") from None
 
 
 SETTINGS = {
@@ -36,6 +71,11 @@ SETTINGS = {
                   "desired retention: the probability of recall FSRS schedules for (0.7-0.99)"),
     "new_per_day": (10, _parse_new_per_day,
                     "how many new items (never practised) enter the schedule a day"),
+    "day_starts_at": (4, _parse_day_starts_at,
+                      "the hour your day starts at (0-23), in your time zone, as Anki's "
+                      "'next day starts at'"),
+    "timezone": (SYSTEM_ZONE, _parse_timezone,
+                 "your time zone for the day's start: `system` or an IANA name (Asia/Shanghai)"),
 }
 
 
@@ -45,10 +85,15 @@ def _setting(key):
     return SETTINGS[key]
 
 
-def get_config(store: Store, key: str):
+def _value(key: str, stored: str | None):
+    """A setting's value from its stored text (None: not set, its default)."""
     default, parse, _ = _setting(key)
-    stored = store.value("SELECT value FROM config WHERE key = ?", (key,))
     return default if stored is None else parse(stored)
+
+
+def get_config(store: Store, key: str):
+    _setting(key)
+    return _value(key, store.value("SELECT value FROM config WHERE key = ?", (key,)))
 
 
 def set_config(store: Store, key: str, value):
@@ -65,3 +110,13 @@ def config_values(store: Store) -> dict:
     """Every setting: ``{key: {"value", "default", "help"}}``."""
     return {key: {"value": get_config(store, key), "default": default, "help": help_text}
             for key, (default, _, help_text) in SETTINGS.items()}
+
+
+def learner_day(store: Store) -> clock.Day:
+    """The learner's day: it starts at ``day_starts_at`` o'clock in ``timezone`` (both read
+    in one query: ``mlquiz next`` asks often)."""
+    stored = dict(store.conn.execute("SELECT key, value FROM config WHERE key IN "
+                                     "('day_starts_at', 'timezone')").fetchall())
+    zone = _value("timezone", stored.get("timezone"))
+    return clock.Day(_value("day_starts_at", stored.get("day_starts_at")),
+                     None if zone == SYSTEM_ZONE else _zone(zone))

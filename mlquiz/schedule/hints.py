@@ -1,5 +1,6 @@
-"""Hints: each ``mlquiz hint`` shows the next hint of an exercise and is recorded, so that a
-pass after it (before the item's next review) is rated Hard."""
+"""Hints: each ``mlquiz hint`` shows the next hint of an exercise and is recorded, so that the
+next pass of the exercise is rated Hard (a failure in between does not clear it: the hint
+helped the pass). ``mlquiz hint --again`` re-reads the hints seen without recording one."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from mlquiz.schedule.store import Store
 
 def record_hint(store: Store, exercise_id: str, now: datetime | None = None) -> int:
     """Record that a hint was shown; returns its level (1 = the first hint of the exercise,
-    capped at the last one). A pass after this, before the next review, is rated Hard."""
+    capped at the last one). The next pass of the exercise is rated Hard."""
     now = clock.current(now)
     exercise = exercise_named(exercise_id)
     if not exercise.hints:
@@ -26,3 +27,10 @@ def record_hint(store: Store, exercise_id: str, now: datetime | None = None) -> 
         store.db["items"].update(item_id, {"hints": used + 1})
         store.db["hints"].insert({"exercise": exercise.id, "level": level, "used_at": clock.format_time(now)})
     return level
+
+
+def hints_seen(store: Store, exercise_id: str) -> int:
+    """How many of the exercise's hints the learner has seen (the highest level shown)."""
+    exercise = exercise_named(exercise_id)
+    return store.value("SELECT coalesce(max(level), 0) FROM hints WHERE exercise = ?",
+                       (exercise.id,))

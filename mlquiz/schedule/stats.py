@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 from mlquiz import clock
 from mlquiz.curriculum import exercises
-from mlquiz.schedule.config import get_config
+from mlquiz.schedule.config import get_config, learner_day
 from mlquiz.schedule.items import KINDS, REVIEW, STATES, resolve_item
-from mlquiz.schedule.review import RATINGS, WHEN_DUE, new_items_allowed
+from mlquiz.schedule.review import RATINGS, WHEN_DUE, due_today, new_count
 from mlquiz.schedule.store import Store
 
 
@@ -32,29 +32,42 @@ def history(store: Store, item: str | None = None, limit: int | None = None) -> 
     return rows
 
 
+def _per_day(store: Store, table_sql: str, column: str, starts: list[str], dates: list,
+             params=()) -> dict[str, int]:
+    """How many rows of ``table_sql`` (a FROM clause with its WHERE) have ``column`` in each
+    learner's day (``starts[i]`` to ``starts[i + 1]`` is ``dates[i]``), by ISO date: one
+    range count a day, in SQLite."""
+    days = ", ".join("(?, ?, ?)" for _ in dates)
+    values = [v for i, d in enumerate(dates) for v in (d.isoformat(), starts[i], starts[i + 1])]
+    rows = store.conn.execute(
+        f"WITH days(day, start, end) AS (VALUES {days}) SELECT day, (SELECT count(*) "
+        f"{table_sql} AND {column} >= days.start AND {column} < days.end) FROM days",
+        [*values, *params]).fetchall()
+    return {day: count for day, count in rows if count}
+
+
 def stats(store: Store, now: datetime | None = None) -> dict:
     """Items by kind and state, due today, reviews a day over the last 30 days, measured
     retention against the target, due items over the next 7 days, and progress per topic."""
     now = clock.current(now)
-    today = clock.day_start(now)
-    tomorrow = today + timedelta(days=1)
-    month_ago = today - timedelta(days=29)
+    day = learner_day(store)
+    today = day.date_of(now)  # the learner's days: they start at day_starts_at in their zone
+    dates = [today + timedelta(days=i) for i in range(-29, 7)]
+    starts = [clock.format_time(day.start_of(d)) for d in dates] + [
+        clock.format_time(day.start_of(today + timedelta(days=7)))]
+    month_ago = starts[0]
     with store.snapshot():
         counts = store.rows("SELECT kind, state, count(*) AS n FROM items WHERE active = 1 "
                             "GROUP BY kind, state")
-        due_reviews = store.value(f"SELECT count(*) FROM items WHERE {WHEN_DUE} < ? AND active = 1",
-                                  (clock.format_time(tomorrow),))
-        new_left = len(new_items_allowed(store, now))
-        per_day = dict(store.conn.execute(
-            "SELECT substr(reviewed_at, 1, 10), count(*) FROM reviews WHERE reviewed_at >= ? "
-            "GROUP BY 1", (clock.format_time(month_ago),)).fetchall())
+        due_reviews = due_today(store, now)
+        new_left = new_count(store, now)
+        per_day = _per_day(store, "FROM reviews WHERE 1", "reviewed_at", starts[:31], dates[:30])
         recall = store.row(
             "SELECT count(*) AS n, coalesce(sum(rating > 1), 0) AS recalled FROM reviews "
-            "WHERE reviewed_at >= ? AND state_before = ?", (clock.format_time(month_ago), REVIEW))
-        forecast_rows = dict(store.conn.execute(
-            f"SELECT max(substr({WHEN_DUE}, 1, 10), ?), count(*) FROM items WHERE {WHEN_DUE} < ? "
-            "AND active = 1 "
-            "GROUP BY 1", (today.date().isoformat(), clock.format_time(today + timedelta(days=7)))).fetchall())
+            "WHERE reviewed_at >= ? AND state_before = ?", (month_ago, REVIEW))
+        forecast_rows = _per_day(  # items overdue count on today
+            store, "FROM items WHERE active = 1 AND suspended = 0", f"max({WHEN_DUE}, ?)",
+            starts[29:], dates[29:], (starts[29],) * 2)
         exercise_rows = {r["ref"]: r for r in store.rows(
             "SELECT ref, state, due, reps, lapses FROM items WHERE kind = 'exercise'")}
         graded = {r["exercise"]: r for r in store.rows(
@@ -71,8 +84,8 @@ def stats(store: Store, now: datetime | None = None) -> dict:
         items[row["kind"]][STATES[row["state"]]] = row["n"]
     for counts_of_kind in items.values():
         counts_of_kind["total"] = sum(counts_of_kind.values())
-    days = [(month_ago + timedelta(days=i)).date().isoformat() for i in range(30)]
-    week = [(today + timedelta(days=i)).date().isoformat() for i in range(7)]
+    days = [d.isoformat() for d in dates[:30]]
+    week = [d.isoformat() for d in dates[29:]]
     topics = []
     for exercise in exercises():
         row = exercise_rows.get(exercise.id, {})

@@ -125,6 +125,35 @@ def m002_items_requested_at(db):
     db["items"].add_column("requested_at", str)
 
 
+@_migration
+def m003_schedulers_parameters_suspend_bury(db):
+    """``schedulers``: each FSRS scheduler configuration a review was made with (the JSON of
+    ``fsrs.Scheduler.to_json``: parameters, retention, steps, fuzzing), and
+    ``reviews.scheduler_id`` pointing to it, so that the replay of every review is exact.
+    Reviews made before it were scheduled with fsrs's defaults, no fuzzing, and their own
+    retention. ``reviews.requested_at``: the item's call the review answered (``mlquiz undo``
+    restores it). ``parameters``: the FSRS parameters ``mlquiz optimize`` fitted. ``items``:
+    ``suspended`` and ``buried_until``."""
+    db["schedulers"].create({"id": int, "config": str}, pk="id", not_null=["config"])
+    db["schedulers"].create_index(["config"], unique=True)
+    db["reviews"].add_column("scheduler_id", int, fk="schedulers", fk_col="id")
+    for (retention,) in db.execute("SELECT DISTINCT retention FROM reviews").fetchall():
+        from fsrs import Scheduler  # only with reviews to describe: a new database needs none
+
+        config = Scheduler(desired_retention=retention, enable_fuzzing=False).to_json()
+        scheduler_id = db["schedulers"].insert({"config": config}).last_pk
+        db.execute("UPDATE reviews SET scheduler_id = ? WHERE retention = ?",
+                   (scheduler_id, retention))
+    db["parameters"].create(
+        {"id": int, "fitted_at": str, "parameters": str, "reviews": int, "items": int,
+         "log_loss_default": float, "log_loss_fitted": float, "rmse_default": float,
+         "rmse_fitted": float},
+        pk="id", not_null=["fitted_at", "parameters", "reviews"])
+    db["reviews"].add_column("requested_at", str)
+    db["items"].add_column("suspended", int, not_null_default=0)
+    db["items"].add_column("buried_until", str)
+
+
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
