@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -70,13 +71,16 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
     if path is None:
         raise click.UsageError("which file? e.g. `mlquiz grade exercises/bn_backward.py` (or --all)")
     try:
-        report = grade_file(path, exercise=exercise, seed=seed, timeout=timeout, memory_mb=memory_mb)
+        with live_verdicts(path.name, enabled=not as_json) as on_function:
+            report = grade_file(path, exercise=exercise, seed=seed, timeout=timeout,
+                                memory_mb=memory_mb, on_function=on_function)
     except GradingError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         _print_report(report)
+        print_notes(report)
     if not no_record:
         _record(db, [report])
     sys.exit(0 if report.passed else 1)
@@ -128,6 +132,36 @@ def _print_report(report):
     if not report.passed:
         click.echo(f"Reproduce this run: mlquiz grade {report.file} --exercise {report.exercise} "
                    f"--seed {report.seed}")
+
+
+@contextmanager
+def live_verdicts(label: str, enabled: bool = True):
+    """On a terminal, one status line while a file is graded, showing each function's verdict
+    as it is ready (``grading bn_backward.py: PASS batchnorm_backward``), erased when grading
+    ends; yields the ``on_function`` callback for ``grade_file``. In a pipe, or when not
+    ``enabled``, nothing is shown and the callback is None."""
+    if not (enabled and sys.stdout.isatty()):
+        yield None
+        return
+    shown = []
+
+    def status(function=None):
+        if function is not None:
+            word, colour = SYMBOLS[function.verdict]
+            shown.append(f"{click.style(word, fg=colour, bold=True)} {function.name}")
+        click.echo(f"\r\x1b[Kgrading {label}: " + ("  ".join(shown) or "..."), nl=False)
+
+    status()
+    try:
+        yield status
+    finally:
+        click.echo("\r\x1b[K", nl=False)
+
+
+def print_notes(report) -> None:
+    """What grading left out of the file (a notebook's IPython lines), one line each."""
+    for note in report.notes:
+        click.echo(f"note: {note}")
 
 
 def _print_summary(reports, as_json):

@@ -70,9 +70,12 @@ def _next_attempt(store: Store, exercise_id: str) -> int:
 
 
 def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bool,
-                   report=None, now: datetime | None = None) -> Attempt:
+                   report=None, now: datetime | None = None, *, review: bool = True) -> Attempt:
     """Store a graded file (its source and the report as JSON) and, in the same transaction,
-    the review it makes (see the module docstring for the rules). Returns the details."""
+    the review it makes (see the module docstring for the rules). ``review=False`` stores the
+    attempt without a review (``mlquiz watch``: one review per exercise a session). Returns
+    the details."""
+    allow_review = review
     now = clock.current(now)
     exercise = exercise_named(exercise_id)
     item_id = f"exercise:{exercise.id}"
@@ -93,7 +96,7 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
         else:
             rating = AGAIN
         review = None
-        if not _failed_today(store, item_id, now) or passed:
+        if allow_review and (not _failed_today(store, item_id, now) or passed):
             review = apply_review(store, item_id, rating, "grade", duration, now)
         if not passed:
             _request_cards(store, exercise.id, now)
@@ -125,11 +128,12 @@ def _failed_today(store: Store, item_id: str, now: datetime) -> bool:
             and clock.day_start(clock.parse_optional(last["reviewed_at"])) == clock.day_start(now))
 
 
-def record_reports(db, reports, now: datetime | None = None) -> list[Attempt | None]:
+def record_reports(db, reports, now: datetime | None = None, *,
+                   review: bool = True) -> list[Attempt | None]:
     """Record grading reports (``mlquiz.grading.report.Report``: ``exercise``, ``file``, ``source``,
     ``passed``, ``functions``, ``to_dict()``) in the database at ``db`` (None: the default one).
     Returns an Attempt for each report, or None for a file with nothing implemented yet (an
-    untouched stub is not a review)."""
+    untouched stub is not a review). ``review=False``: attempts only (``record_attempt``)."""
     now = clock.current(now)
     results = []
     with open_schedule(db) as store:
@@ -138,7 +142,7 @@ def record_reports(db, reports, now: datetime | None = None) -> list[Attempt | N
                 results.append(None)
                 continue
             results.append(record_attempt(store, report.exercise, Path(report.file), report.source,
-                                          report.passed, report, now))
+                                          report.passed, report, now, review=review))
     return results
 
 
