@@ -10,13 +10,14 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import db_option, json_option
+from mlquiz.curriculum import display_path
+from mlquiz.cli.common import db_option, exercise_or_fail, json_option, opened
 
 SYMBOLS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "not_implemented": ("TODO", "yellow")}
 
 
 def grade_commands():
-    return [grade, topics, init]
+    return [grade, topics, init, solution]
 
 
 @click.command()
@@ -50,10 +51,12 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
     from mlquiz.grading.report import GradingError
 
     if grade_all:
-        folder = path or Path("exercises")
+        from mlquiz.practice import default_folder, exercise_files
+
+        folder = path or default_folder()
         if not folder.is_dir():
             raise click.UsageError(f"no such folder: {folder}")
-        found = [(ex, folder / ex.file) for ex in exercises() if (folder / ex.file).is_file()]
+        found, skipped = exercise_files(folder)
         if not found:
             raise click.UsageError(f"no exercise files in {folder} (`mlquiz init {folder}` creates them)")
         from concurrent.futures import ThreadPoolExecutor
@@ -63,9 +66,9 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
             reports = list(pool.map(
                 lambda job: grade_file(job[1], exercise=job[0].id, seed=seed, timeout=timeout,
                                        memory_mb=memory_mb), found))
-        _print_summary(reports, as_json)
+        _print_summary(reports, as_json, skipped)
         if not no_record:
-            _record(db, reports)
+            _record_all(db, reports)
         sys.exit(0 if all(r.passed for r in reports) else 1)
 
     if path is None:
@@ -164,21 +167,61 @@ def print_notes(report) -> None:
         click.echo(f"note: {note}")
 
 
-def _print_summary(reports, as_json):
+def _print_summary(reports, as_json, skipped=()):
+    """The table of ``grade --all``: one row an exercise file (``TODO`` for an untouched stub,
+    else functions passed of all), the files skipped as not exercises, and a verdict line."""
+    from mlquiz.practice import untouched
+
     if as_json:
         click.echo(json.dumps({"passed": all(r.passed for r in reports),
-                               "reports": [r.to_dict() for r in reports]}, indent=2))
+                               "reports": [r.to_dict() for r in reports],
+                               "untouched": [r.file for r in reports if untouched(r)],
+                               "skipped": [str(p) for p in skipped]}, indent=2))
         return
     width = max(len(r.exercise) for r in reports)
     click.echo(f"{'topic':<{width}}  passed  time    file")
     for r in reports:
         passed = sum(f.verdict == "pass" for f in r.functions)
-        colour = "green" if r.passed else "red"
-        score = click.style(f"{passed:>2}/{len(r.functions):<2}", fg=colour)
+        if untouched(r):
+            score = click.style(f"{'TODO':<5}", fg="yellow")
+        else:
+            score = click.style(f"{passed:>2}/{len(r.functions):<2}", fg="green" if r.passed else "red")
         click.echo(f"{r.exercise:<{width}}  {score}   {r.seconds:5.2f}s  {r.file}")
-    failed = [r for r in reports if not r.passed]
-    click.echo(f"\n{len(reports) - len(failed)} of {len(reports)} exercises pass."
+    for p in skipped:
+        click.echo(f"{'skipped':<{width}}  {'-':<5}   {'':6}  {p} (not an exercise file)")
+    failed = [r for r in reports if not r.passed and not untouched(r)]
+    todo = sum(untouched(r) for r in reports)
+    click.echo(f"\n{sum(r.passed for r in reports)} of {len(reports)} exercise files pass"
+               + (f", {len(failed)} fail" if failed else "")
+               + (f", {todo} not started (TODO)" if todo else "") + "."
                + (f" See one in detail: mlquiz grade {failed[0].file}" if failed else ""))
+
+
+def _record_all(db, reports):
+    """Record every graded file of ``grade --all`` and say what was recorded in one line."""
+    from collections import Counter
+
+    from mlquiz.schedule.attempts import record_reports
+    from mlquiz.schedule.items import ScheduleError
+    from mlquiz.schedule.store import StoreError
+
+    try:
+        recorded = record_reports(db, reports)
+    except (StoreError, ScheduleError) as exc:
+        raise click.ClickException(f"the verdicts were not recorded: {exc}") from None
+    reviews = Counter(a.review.rating_name for a in recorded if a is not None and a.counted)
+    parts = []
+    if reviews:
+        count = sum(reviews.values())
+        parts.append(f"{count} review{'s' if count != 1 else ''} ("
+                     + ", ".join(f"{n} {name}" for name, n in sorted(reviews.items())) + ")")
+    plain = sum(a is not None and not a.counted for a in recorded)
+    if plain:
+        parts.append(f"{plain} attempt{'s' if plain != 1 else ''} without a review (failed again today)")
+    stubs = sum(a is None for a in recorded)
+    if stubs:
+        parts.append(f"{stubs} untouched stub{'s' if stubs != 1 else ''} not recorded")
+    click.echo("recorded: " + "; ".join(parts), err=True)
 
 
 @click.command()
@@ -237,6 +280,80 @@ def init(folder):
         click.echo(f"created  {target}")
     click.echo(f"\n{created} new exercise files. Next: open one, fill it in, then "
                f"`mlquiz grade {folder / exercises()[0].file}`.")
+
+
+@click.command()
+@click.argument("exercise")
+@click.option("--show", type=click.Choice(["diff", "side", "reference"]), default="diff",
+              show_default=True, help="A diff from your passing file to the reference, the two "
+              "side by side, or the reference alone.")
+@db_option
+def solution(exercise, show, db):
+    """Show the reference implementation of an exercise, once your own file has passed.
+
+    The reference is compared with your latest passing file as the schedule stored it
+    (`mlquiz attempts`). Before a pass it is not shown: work it out first (`mlquiz hint`).
+
+    \b
+    Examples:
+      mlquiz solution bn_backward
+      mlquiz solution bn_backward --show side
+    """
+    from mlquiz.practice import PracticeError
+    from mlquiz.practice import solution as passed_solution
+
+    found = exercise_or_fail(exercise)
+    with opened(db) as store:
+        try:
+            shown = passed_solution(store, found.id)
+        except PracticeError as exc:
+            raise click.ClickException(str(exc)) from None
+    yours = f"your attempt {shown.attempt} ({display_path(Path(shown.file_path))})"
+    theirs = f"reference/{found.file}"
+    if show == "reference":
+        click.echo(f"# {theirs}, the reference of {found.id}; you passed it with {yours}\n")
+        click.echo(shown.reference.rstrip())
+        return
+    if shown.learner == shown.reference:
+        click.echo(f"Your passing file ({yours}) is the reference, line for line.")
+        return
+    lines = (_side_by_side(shown.learner, shown.reference, yours, theirs) if show == "side"
+             else _unified_diff(shown.learner, shown.reference, yours, theirs))
+    for line in lines:
+        click.echo(line)
+
+
+def _unified_diff(mine: str, reference: str, mine_name: str, reference_name: str):
+    """The lines of a unified diff from ``mine`` to ``reference``, coloured on a terminal."""
+    import difflib
+
+    colours = {"+": "green", "-": "red", "@": "cyan"}
+    for line in difflib.unified_diff(mine.splitlines(), reference.splitlines(), mine_name,
+                                     reference_name, lineterm=""):
+        yield click.style(line, fg=colours.get(line[:1]), bold=line[:3] in ("---", "+++"))
+
+
+def _side_by_side(mine: str, reference: str, mine_name: str, reference_name: str):
+    """Two columns, the lines aligned by difflib: ``|`` a changed line, ``<`` only in yours,
+    ``>`` only in the reference; each column cut to half the terminal's width."""
+    import difflib
+    import shutil
+    from itertools import zip_longest
+
+    width = max(20, (shutil.get_terminal_size((160, 24)).columns - 3) // 2)
+
+    def cut(text):
+        text = text.expandtabs(4)
+        return text if len(text) <= width else text[:width - 1] + "…"
+
+    a, b = mine.splitlines(), reference.splitlines()
+    yield f"{cut(mine_name):<{width}}   {cut(reference_name)}"
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        mark = {"equal": " ", "replace": "|", "delete": "<", "insert": ">"}[tag]
+        for left, right in zip_longest(a[i1:i2], b[j1:j2], fillvalue=""):
+            if tag == "replace":
+                mark = "|" if left and right else ("<" if left else ">")
+            yield f"{cut(left):<{width}} {mark} {cut(right)}".rstrip()
 
 
 def _recorded_words(attempt) -> str:
