@@ -249,23 +249,33 @@ def topics(as_json):
 
 
 @click.command()
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default="exercises")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
 def init(folder):
-    """Copy fresh exercise stubs into FOLDER (default: exercises/). Existing files are kept.
+    """Copy fresh exercise stubs into FOLDER. Existing files are kept.
+
+    Without FOLDER: ~/mlquiz/exercises, your workspace outside any checkout of mlquiz (then
+    `cd ~/mlquiz`: `mlquiz grade`, `mlquiz watch` and `mlquiz next` look in ./exercises).
 
     \b
-    Example:
+    Examples:
+      mlquiz init
       mlquiz init ~/mlquiz-work/exercises
     """
     import shutil
 
     from mlquiz.curriculum import data_dir, exercises
+    from mlquiz.practice import default_workspace
 
+    named = folder is not None
+    folder = folder if named else default_workspace()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise click.ClickException(f"cannot create {folder}: {exc.strerror}") from None
     stubs = data_dir("exercises")
+    if folder.resolve() == stubs.resolve():
+        click.echo(f"note: {folder} holds mlquiz's own stubs (in a checkout, tracked files): work "
+                   f"elsewhere, e.g. `mlquiz init` creates {default_workspace()}", err=True)
     created = 0
     for ex in exercises():
         target = folder / ex.file
@@ -278,8 +288,13 @@ def init(folder):
             raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
         created += 1
         click.echo(f"created  {target}")
-    click.echo(f"\n{created} new exercise files. Next: open one, fill it in, then "
-               f"`mlquiz grade {folder / exercises()[0].file}`.")
+    click.echo(f"\n{created} new exercise files in {folder}.")
+    if named:
+        click.echo(f"Next: open one, fill it in, then `mlquiz grade {folder / exercises()[0].file}` "
+                   f"(or `mlquiz watch {folder}`).")
+    else:
+        click.echo(f"Next: `cd {folder.parent}`, open exercises/{exercises()[0].file}, fill it in, "
+                   "then `mlquiz watch` (it re-grades each file you save).")
 
 
 @click.command()

@@ -32,9 +32,17 @@ def history(store: Store, item: str | None = None, limit: int | None = None) -> 
     return rows
 
 
+FORECAST_DAYS = 30
+
+
 def stats(store: Store, now: datetime | None = None) -> dict:
     """Items by kind and state, due today, reviews a day over the last 30 days, measured
-    retention against the target, due items over the next 7 days, and progress per topic."""
+    retention against the target (over the 30 days, and day by day), due items a day over the
+    next 30 days (``forecast``: overdue items count today), and progress per topic.
+
+    Retention is measured on reviews of learned items (state review before the review): the
+    share rated Hard, Good or Easy. ``retention_per_day`` has, for each of the last 30 days,
+    ``reviews`` such reviews, ``recalled`` of them, and ``rate`` (None without reviews)."""
     now = clock.current(now)
     today = clock.day_start(now)
     tomorrow = today + timedelta(days=1)
@@ -48,13 +56,18 @@ def stats(store: Store, now: datetime | None = None) -> dict:
         per_day = dict(store.conn.execute(
             "SELECT substr(reviewed_at, 1, 10), count(*) FROM reviews WHERE reviewed_at >= ? "
             "GROUP BY 1", (clock.format_time(month_ago),)).fetchall())
+        recall_per_day = {r["day"]: r for r in store.rows(
+            "SELECT substr(reviewed_at, 1, 10) AS day, count(*) AS n, sum(rating > 1) AS recalled "
+            "FROM reviews WHERE reviewed_at >= ? AND state_before = ? GROUP BY 1",
+            (clock.format_time(month_ago), REVIEW))}
         recall = store.row(
             "SELECT count(*) AS n, coalesce(sum(rating > 1), 0) AS recalled FROM reviews "
             "WHERE reviewed_at >= ? AND state_before = ?", (clock.format_time(month_ago), REVIEW))
         forecast_rows = dict(store.conn.execute(
             f"SELECT max(substr({WHEN_DUE}, 1, 10), ?), count(*) FROM items WHERE {WHEN_DUE} < ? "
             "AND active = 1 "
-            "GROUP BY 1", (today.date().isoformat(), clock.format_time(today + timedelta(days=7)))).fetchall())
+            "GROUP BY 1", (today.date().isoformat(),
+                          clock.format_time(today + timedelta(days=FORECAST_DAYS)))).fetchall())
         exercise_rows = {r["ref"]: r for r in store.rows(
             "SELECT ref, state, due, reps, lapses FROM items WHERE kind = 'exercise'")}
         graded = {r["exercise"]: r for r in store.rows(
@@ -72,7 +85,7 @@ def stats(store: Store, now: datetime | None = None) -> dict:
     for counts_of_kind in items.values():
         counts_of_kind["total"] = sum(counts_of_kind.values())
     days = [(month_ago + timedelta(days=i)).date().isoformat() for i in range(30)]
-    week = [(today + timedelta(days=i)).date().isoformat() for i in range(7)]
+    ahead = [(today + timedelta(days=i)).date().isoformat() for i in range(FORECAST_DAYS)]
     topics = []
     for exercise in exercises():
         row = exercise_rows.get(exercise.id, {})
@@ -96,6 +109,13 @@ def stats(store: Store, now: datetime | None = None) -> dict:
         "retention": {"target": retention,
                       "measured": recall["recalled"] / recall["n"] if recall["n"] else None,
                       "reviews": recall["n"]},
-        "forecast": [{"date": d, "due": forecast_rows.get(d, 0)} for d in week],
+        "retention_per_day": [_recall_of_day(d, recall_per_day.get(d)) for d in days],
+        "forecast": [{"date": d, "due": forecast_rows.get(d, 0)} for d in ahead],
         "topics": topics,
     }
+
+
+def _recall_of_day(day: str, row: dict | None) -> dict:
+    reviews, recalled = (row["n"], row["recalled"]) if row else (0, 0)
+    return {"date": day, "reviews": reviews, "recalled": recalled,
+            "rate": recalled / reviews if reviews else None}
