@@ -237,10 +237,12 @@ class WatchSession:
         return progress(self.verdicts, self.current)
 
     def skip(self) -> Exercise | None:
-        """Move on: the next exercise after the current one, in curriculum order, that does
-        not pass yet (wrapping around); None when every exercise passes."""
+        """Move on: the next exercise after the one to practise now (``progress().next``), in
+        curriculum order, that does not pass yet (wrapping around); None when every exercise
+        passes."""
         everything = list(exercises())
-        start = next((i + 1 for i, ex in enumerate(everything) if ex.id == self.current), 0)
+        now = self.progress().next
+        start = next((i + 1 for i, ex in enumerate(everything) if now and ex.id == now.id), 0)
         for exercise in everything[start:] + everything[:start]:
             known = self.verdicts.get(exercise.id, {})
             if any(known.get(name) != PASS for name in exercise.functions):

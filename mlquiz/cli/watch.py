@@ -6,6 +6,7 @@ from the terminal and prints.
 
 from __future__ import annotations
 
+import itertools
 import os
 import select
 import signal
@@ -60,10 +61,12 @@ def watch(folder, timeout, memory_mb, db, no_record):
                            grade_options={"timeout": timeout, "memory_mb": memory_mb})
     try:
         with _keys() as pressed, _stopped_by_signals():
+            saves = changes(folder)
+            first = next(saves)  # watching from here on: nothing saved during the check is missed
             click.echo(f"Checking the exercise files in {display_path(folder)} ...")
             _call(session.start, on_graded=_show_checked)
             _show_progress(session)
-            for saved in changes(folder):
+            for saved in itertools.chain([first], saves):
                 for path in saved:
                     _grade(session, path)
                 for key in pressed():
