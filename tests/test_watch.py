@@ -122,6 +122,12 @@ def test_fix_an_exercise_until_it_passes_and_see_the_progress_move(folder, tmp_p
         assert "Traceback" not in watcher.wait_for("Bye.")
     finally:
         watcher.stop()
+    listing = subprocess.run([MLQUIZ, "attempts", "bn_backward"], capture_output=True, text=True,
+                             timeout=DEADLINE).stdout
+    assert "Again" in listing and "Good (not a review)" in listing
+    solution = subprocess.run([MLQUIZ, "solution", "bn_backward"], capture_output=True, text=True,
+                              timeout=DEADLINE)
+    assert solution.returncode == 0 and "is the reference, line for line" in solution.stdout
 
 
 def test_saving_the_same_text_again_is_not_graded_again_and_other_files_are_ignored(folder):
