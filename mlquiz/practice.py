@@ -125,6 +125,7 @@ class Graded:
     report: object
     attempt: object = None
     review_withheld: bool = False
+    record_error: str | None = None  # why it could not be recorded (the verdict stands)
 
 
 def graded_text(path) -> str | None:
@@ -226,8 +227,15 @@ class WatchSession:
         if self.record and not untouched(report):
             from mlquiz.schedule.attempts import record_reports
 
+            from mlquiz.schedule.items import ScheduleError
+            from mlquiz.schedule.store import StoreError
+
             first = exercise.id not in self.reviewed
-            graded.attempt = record_reports(self.db, [report], review=first)[0]
+            try:
+                graded.attempt = record_reports(self.db, [report], review=first)[0]
+            except (StoreError, ScheduleError) as exc:
+                graded.record_error = str(exc)
+                return graded
             graded.review_withheld = not first
             if graded.attempt is not None and graded.attempt.counted:
                 self.reviewed.add(exercise.id)

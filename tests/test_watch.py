@@ -96,8 +96,9 @@ def test_fix_an_exercise_until_it_passes_and_see_the_progress_move(folder, tmp_p
         write(folder / exercise.file, wrong)
         watcher.wait_for("FAIL  batchnorm_backward")
         watcher.wait_for("recorded attempt 1 of bn_backward as Again")
-        out = watcher.wait_for(f"0/12 exercises pass, 0/{total_functions} functions", count=2)
-        assert "Next: bn_backward" in out.split("FAIL  batchnorm_backward")[1]
+        watcher.wait_for(f"0/12 exercises pass, 0/{total_functions} functions", count=2)
+        out = watcher.wait_for("Next: bn_backward")  # the exercise at hand, while it fails
+        assert out.index("Next: bn_backward") > out.index("FAIL  batchnorm_backward")
 
         write(folder / exercise.file, reference_source("bn_backward"))
         out = watcher.wait_for("PASS  batchnorm_backward")
@@ -114,7 +115,7 @@ def test_fix_an_exercise_until_it_passes_and_see_the_progress_move(folder, tmp_p
         assert "note: cell 1, line 1 left out" in out
 
         watcher.key("h")
-        out = watcher.wait_for("Hint 1 of")
+        out = watcher.wait_for("will be rated Hard")
         next_up = out.rsplit("Next: ", 1)[1].split()[0]
         assert f"Hint 1 of {len(get_exercise(next_up).hints)} for {next_up}" in out
         watcher.key("q")
@@ -231,3 +232,21 @@ def _notebook(cells):
     from nbformat.v4 import new_code_cell, new_notebook
 
     return nbformat.writes(new_notebook(cells=[new_code_cell(c) for c in cells]))
+
+
+def test_a_database_that_is_not_ours_never_hides_a_verdict_and_is_left_as_it_was(folder, tmp_path):
+    notes = tmp_path / "notes.db"
+    notes.write_text("my own notes, not a database\n")
+    env = {**os.environ, "MLQUIZ_DB": str(notes)}
+    watcher = Watcher(folder, env=env)
+    try:
+        watcher.wait_for("keys: h hint")
+        write(folder / "taylor.py", reference_source("taylor"))
+        watcher.wait_for("the verdict was not recorded")
+        out = watcher.wait_for("1/12 exercises pass")
+        assert "PASS" in out and "Traceback" not in out
+        watcher.key("q")
+        assert watcher.process.wait(timeout=DEADLINE) == 0
+    finally:
+        watcher.stop()
+    assert notes.read_text() == "my own notes, not a database\n"

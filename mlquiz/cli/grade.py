@@ -44,6 +44,7 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
     Examples:
       mlquiz grade exercises/bn_backward.py
       mlquiz grade my_bn.py --exercise bn_backward --seed 1234
+      mlquiz grade work.ipynb --exercise bn_backward
       mlquiz grade --all exercises/ --json
     """
     from mlquiz.curriculum import exercises

@@ -92,7 +92,9 @@ def _grade(session, path, again=False):
     report = graded.report
     _print_report(report)
     print_notes(report)
-    if graded.attempt is not None:
+    if graded.record_error:
+        click.echo(f"the verdict was not recorded: {graded.record_error}", err=True)
+    elif graded.attempt is not None:
         if graded.review_withheld:
             click.echo(f"stored as attempt {graded.attempt.attempt} of {report.exercise}, not a "
                        "review: this watch session already reviewed it")
