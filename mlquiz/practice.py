@@ -91,11 +91,6 @@ class Progress:
     functions_total: int
     next: Exercise | None
 
-    def to_dict(self) -> dict:
-        return {"exercises_passing": self.exercises_passing, "exercises_total": self.exercises_total,
-                "functions_passing": self.functions_passing, "functions_total": self.functions_total,
-                "next": self.next.id if self.next else None}
-
 
 def progress(verdicts: dict, current: str | None = None) -> Progress:
     """Progress from ``verdicts`` (exercise id -> {function name: verdict}; missing exercises

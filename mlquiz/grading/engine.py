@@ -58,8 +58,8 @@ def grade_file(path, exercise: str | None = None, seed: int | None = None,
         if problem:
             problem = notebook.locate(problem, str(python_path)) if notebook else problem
             report.functions = [FunctionReport(name, FAIL, failure=failure_details(problem)) for name in found.functions]
-            for function in report.functions if on_function else ():
-                on_function(function)
+            for function in report.functions:
+                on_function and on_function(function)
         else:
             with Sandbox(python_path.resolve(), memory_mb, len(found.functions), timeout) as sandbox:
                 from mlquiz.grading import judge  # numpy, the specs and the references, while the child starts
