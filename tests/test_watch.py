@@ -250,3 +250,38 @@ def test_a_database_that_is_not_ours_never_hides_a_verdict_and_is_left_as_it_was
     finally:
         watcher.stop()
     assert notes.read_text() == "my own notes, not a database\n"
+
+
+def _children_running(path) -> list:
+    """Processes whose command line names ``path`` (the sandbox's child runs the learner's file)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(path) in command and "_child.py" in command:
+                found.append(int(entry.name))
+    return found
+
+
+def test_ctrl_c_while_a_hanging_file_is_graded_leaves_no_process(folder):
+    path = folder / "taylor.py"
+    watcher = Watcher(folder, "--no-record")
+    try:
+        watcher.wait_for("keys: h hint")
+        write(path, "import time\ntime.sleep(1000)\n")
+        end = time.monotonic() + DEADLINE
+        while not _children_running(path):
+            assert time.monotonic() < end, "the file was never graded"
+            time.sleep(0.05)
+        watcher.process.send_signal(signal.SIGINT)
+        assert watcher.process.wait(timeout=DEADLINE) == 130
+        assert "Traceback" not in watcher.wait_for("Stopped.")
+    finally:
+        watcher.stop()
+    end = time.monotonic() + 30
+    while _children_running(path) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not _children_running(path)
