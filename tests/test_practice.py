@@ -17,7 +17,7 @@ from conftest import mutant, reference_source
 from mlquiz import clock
 from mlquiz.curriculum import data_dir, exercises, get_exercise
 from mlquiz.grading.engine import grade_file
-from mlquiz.practice import progress
+from mlquiz.grading.watch import progress
 
 MLQUIZ = str(Path(sys.executable).with_name("mlquiz"))
 

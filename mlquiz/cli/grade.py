@@ -52,7 +52,7 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
     from mlquiz.grading.report import GradingError
 
     if grade_all:
-        from mlquiz.practice import default_folder, exercise_files
+        from mlquiz.grading.watch import default_folder, exercise_files
 
         folder = path or default_folder()
         if not folder.is_dir():
@@ -171,7 +171,7 @@ def print_notes(report) -> None:
 def _print_summary(reports, as_json, skipped=()):
     """The table of ``grade --all``: one row an exercise file (``TODO`` for an untouched stub,
     else functions passed of all), the files skipped as not exercises, and a verdict line."""
-    from mlquiz.practice import untouched
+    from mlquiz.grading.watch import untouched
 
     if as_json:
         click.echo(json.dumps({"passed": all(r.passed for r in reports),
@@ -265,7 +265,7 @@ def init(folder):
     import shutil
 
     from mlquiz.curriculum import data_dir, exercises
-    from mlquiz.practice import default_workspace
+    from mlquiz.grading.watch import default_workspace
 
     named = folder is not None
     folder = folder if named else default_workspace()
@@ -315,15 +315,11 @@ def solution(exercise, show, db):
       mlquiz solution bn_backward
       mlquiz solution bn_backward --show side
     """
-    from mlquiz.practice import PracticeError
-    from mlquiz.practice import solution as passed_solution
+    from mlquiz.schedule.practice import solution as passed_solution
 
     found = exercise_or_fail(exercise)
     with opened(db) as store:
-        try:
-            shown = passed_solution(store, found.id)
-        except PracticeError as exc:
-            raise click.ClickException(str(exc)) from None
+        shown = passed_solution(store, found.id)  # NotPassedYet: a ScheduleError, exit 1
     yours = f"your attempt {shown.attempt} ({display_path(Path(shown.file_path))})"
     theirs = f"reference/{found.file}"
     if show == "reference":

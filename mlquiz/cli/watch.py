@@ -1,7 +1,8 @@
 """``mlquiz watch``: re-grade each exercise file as it is saved, with progress and keys.
 
-The loop's logic lives in ``mlquiz.practice`` (WatchSession, changes); this module reads keys
-from the terminal and prints.
+The loop's logic lives in ``mlquiz.grading.watch`` (WatchSession, changes), what it asks of
+the schedule in ``mlquiz.schedule.practice`` (ScheduleLink); this module reads keys from the
+terminal and prints.
 """
 
 from __future__ import annotations
@@ -51,13 +52,14 @@ def watch(folder, timeout, memory_mb, db, no_record):
       mlquiz watch
       mlquiz watch ~/mlquiz/exercises --no-record
     """
-    from mlquiz.practice import WatchSession, changes, default_folder
+    from mlquiz.grading.watch import WatchSession, changes, default_folder
+    from mlquiz.schedule.practice import ScheduleLink
 
     folder = folder or default_folder()
     if not folder.is_dir():
         raise click.UsageError(f"no such folder: {folder} (`mlquiz init {folder}` creates it "
                                "with the exercise stubs)")
-    session = WatchSession(folder, db, record=not no_record,
+    session = WatchSession(folder, ScheduleLink(db), record=not no_record,
                            grade_options={"timeout": timeout, "memory_mb": memory_mb})
     try:
         with _keys() as pressed, _stopped_by_signals():

@@ -1,16 +1,14 @@
-"""The practice loop around grading: the workspace, which files of a folder are exercises,
-progress over the curriculum, a watch session, and the reference shown after a pass.
+"""The practice loop's grading side: the workspace, which files of a folder are exercises,
+progress over the curriculum, and a watch session (``mlquiz watch``).
 
-This module sits above ``grading`` and ``schedule`` (it uses both; neither imports it) and
-below the CLI. Heavy modules (numpy, watchfiles, the schedule's sqlite-utils) are imported
-inside the functions that need them.
-
-A watch session (:class:`WatchSession`) grades each exercise file the learner saves and
-records it in the schedule under the schedule's rules, with one more: **at most one review per
-exercise a session**. The first save that the schedule counts as a review (a pass, or a
-failure that is not a repeat of the day's) is that review; every later save of the same
-exercise in the session is stored as an attempt without a review (``mlquiz attempts`` lists
-it), so that a debugging loop is not twenty reviews.
+A watch session (:class:`WatchSession`) grades each exercise file the learner saves and hands
+it to the schedule (``schedule``, an object with ``stored``, ``record`` and ``hint``: see
+``mlquiz.schedule.practice.ScheduleLink``; this wing never imports the schedule) under the
+schedule's rules, with one more: **at most one review per exercise a session**. The first
+save that the schedule counts as a review (a pass, or a failure that is not a repeat of the
+day's) is that review; every later save of the same exercise in the session is stored as an
+attempt without a review (``mlquiz attempts`` lists it), so that a debugging loop is not
+twenty reviews. watchfiles is imported only when watching.
 """
 
 from __future__ import annotations
@@ -21,10 +19,6 @@ from pathlib import Path
 from mlquiz.curriculum import Exercise, exercises, get_exercise
 from mlquiz.grading.notebook import is_notebook
 from mlquiz.grading.report import NOT_IMPLEMENTED, PASS, GradingError
-
-
-class PracticeError(Exception):
-    """A request the practice loop cannot satisfy; the message says why."""
 
 
 # --- the workspace and its files ----------------------------------------------------------
@@ -138,11 +132,11 @@ class WatchSession:
     """The state of ``mlquiz watch`` over ``folder``: the latest verdicts of every exercise,
     the exercises already reviewed in this session, and the hints shown.
 
-    ``grade_options`` go to ``grade_file`` (seed, timeout, memory_mb); ``record=False``
-    records nothing in the schedule at ``db``."""
+    ``schedule`` reads and records (see the module docstring); ``record=False`` records
+    nothing. ``grade_options`` go to ``grade_file`` (timeout, memory_mb)."""
 
     folder: Path
-    db: object = None
+    schedule: object
     record: bool = True
     grade_options: dict = field(default_factory=dict)
     verdicts: dict = field(default_factory=dict)  # exercise id -> {function: verdict}
@@ -159,7 +153,7 @@ class WatchSession:
         from mlquiz.grading.engine import grade_file
 
         found, _ = exercise_files(self.folder)
-        stored = self._stored_reports([ex.id for ex, _ in found])
+        stored = self.schedule.stored([ex.id for ex, _ in found])
         graded = []
         for exercise, path in found:
             text = graded_text(path)
@@ -179,29 +173,6 @@ class WatchSession:
                     on_graded(report)
         return graded
 
-    def _stored_reports(self, exercise_ids) -> dict:
-        """exercise id -> (source, verdicts) of its latest stored attempt, if it was graded."""
-        import json
-
-        from mlquiz.schedule.attempts import get_attempt
-        from mlquiz.schedule.items import ScheduleError, open_schedule
-
-        result = {}
-        with open_schedule(self.db) as store:
-            for exercise_id in exercise_ids:
-                try:
-                    row = get_attempt(store, exercise_id)
-                except ScheduleError:
-                    continue
-                if row["kind"] == "graded" and row["report"]:
-                    try:
-                        functions = json.loads(row["report"])["functions"]
-                        verdicts = {f["name"]: f["verdict"] for f in functions}
-                    except (ValueError, KeyError, TypeError):
-                        continue
-                    result[exercise_id] = (row["source"], verdicts)
-        return result
-
     def grade(self, path, on_function=None) -> Graded | None:
         """Grade a saved file and record it (see the module docstring); None when the file is
         not an exercise, is gone, or is unchanged since it was last graded in this session."""
@@ -220,18 +191,9 @@ class WatchSession:
         self.verdicts[exercise.id] = {f.name: f.verdict for f in report.functions}
         graded = Graded(report)
         if self.record and not untouched(report):
-            from mlquiz.schedule.attempts import record_reports
-
-            from mlquiz.schedule.items import ScheduleError
-            from mlquiz.schedule.store import StoreError
-
             first = exercise.id not in self.reviewed
-            try:
-                graded.attempt = record_reports(self.db, [report], review=first)[0]
-            except (StoreError, ScheduleError) as exc:
-                graded.record_error = str(exc)
-                return graded
-            graded.review_withheld = not first
+            graded.attempt, graded.record_error = self.schedule.record(report, review=first)
+            graded.review_withheld = not first and graded.attempt is not None
             if graded.attempt is not None and graded.attempt.counted:
                 self.reviewed.add(exercise.id)
         return graded
@@ -259,18 +221,14 @@ class WatchSession:
         return notebook if notebook.is_file() and not (self.folder / exercise.file).is_file() \
             else self.folder / exercise.file
 
-    def hint(self, now=None) -> tuple[Exercise, int, str] | None:
+    def hint(self) -> tuple[Exercise, int, str] | None:
         """The next hint of the exercise to practise: (exercise, level, text); recorded in
         the schedule as ``mlquiz hint`` is (a pass after it is Hard). None once all pass."""
         exercise = self.progress().next
         if exercise is None or not exercise.hints:
             return None
         if self.record:
-            from mlquiz.schedule.hints import record_hint
-            from mlquiz.schedule.items import open_schedule
-
-            with open_schedule(self.db) as store:
-                level = record_hint(store, exercise.id, now)
+            level = self.schedule.hint(exercise.id)
         else:
             level = min(self.hints_shown.get(exercise.id, 0) + 1, len(exercise.hints))
             self.hints_shown[exercise.id] = level
@@ -298,38 +256,3 @@ def changes(folder, stop_event=None, tick_ms: int = 200):
                        stop_event=stop_event, recursive=False, raise_interrupt=True, debounce=800):
         paths = {Path(folder) / Path(path).name for _, path in batch}  # as the learner named the folder
         yield sorted(paths, key=lambda p: (order[exercise_of_file(p).id], p.name))
-
-
-# --- the reference after a pass -----------------------------------------------------------
-
-@dataclass
-class Solution:
-    """The reference of an exercise and the learner's passing file it is shown beside."""
-
-    exercise: Exercise
-    reference: str
-    learner: str
-    attempt: int
-    file_path: str
-
-
-def solution(store, exercise_id: str) -> Solution:
-    """The reference of an exercise, once the learner's own file has passed: a graded
-    submission of it in the schedule with every function passing (the latest such is shown
-    beside the reference). Raises PracticeError before that."""
-    from mlquiz.schedule.attempts import attempts, get_attempt
-    from mlquiz.schedule.items import exercise_named
-
-    exercise = exercise_named(exercise_id)
-    rows = attempts(store, exercise.id)
-    passed = [row for row in rows if row["kind"] == "graded" and row["passed"]]
-    if not passed:
-        graded = sum(row["kind"] == "graded" for row in rows)
-        tried = f"{graded} graded attempt{'s' if graded != 1 else ''}, none passed yet" if graded \
-            else "not graded yet"
-        raise PracticeError(f"the solution of {exercise.id} is shown once your own file passes "
-                            f"({tried}); grade it with `mlquiz grade` or `mlquiz watch`, or ask "
-                            f"for a hint: `mlquiz hint {exercise.id}`")
-    row = get_attempt(store, exercise.id, passed[-1]["attempt"])
-    return Solution(exercise, exercise.reference_path.read_text(encoding="utf-8"), row["source"],
-                    row["attempt"], row["file_path"])
