@@ -285,3 +285,28 @@ def test_ctrl_c_while_a_hanging_file_is_graded_leaves_no_process(folder):
     while _children_running(path) and time.monotonic() < end:
         time.sleep(0.1)
     assert not _children_running(path)
+
+
+def test_the_session_review_is_the_first_save_the_schedule_counts(folder, tmp_path):
+    """Failed earlier today: the session's first failure is no review under the schedule's
+    rules, so the pass after it is the session's one review (the recovery); then attempts."""
+    db = os.environ["MLQUIZ_DB"]
+    exercise = get_exercise("bn_backward")
+    wrong = mutant(tmp_path, exercise, "return dx,", "return -dx,").read_text()
+    path = folder / exercise.file
+    path.write_text(wrong)
+    assert subprocess.run([MLQUIZ, "grade", str(path)], capture_output=True, timeout=DEADLINE).returncode == 1
+    watcher = Watcher(folder)
+    try:
+        watcher.wait_for("keys: h hint")
+        write(path, wrong + "\n# still wrong\n")
+        watcher.wait_for("failed again today, no new lapse counted")
+        write(path, reference_source("bn_backward"))
+        watcher.wait_for("recorded attempt 3 of bn_backward as Good")
+        write(path, reference_source("bn_backward") + "\n# tidied\n")
+        watcher.wait_for("stored as attempt 4 of bn_backward, not a review")
+        watcher.key("q")
+        assert watcher.process.wait(timeout=DEADLINE) == 0
+    finally:
+        watcher.stop()
+    assert reviews_and_attempts(db, "bn_backward") == ([1, 3], [(0, 1), (0, 0), (1, 1), (1, 0)])
