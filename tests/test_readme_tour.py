@@ -41,10 +41,10 @@ def readme_commands():
     return first, [line for line in tour.splitlines() if line.strip()]
 
 
-def test_the_readme_first_command_and_tour_run_as_written(tmp_path):
-    first, tour = readme_commands()
+def run_tour(tmp_path, first: str, tour: list) -> subprocess.CompletedProcess:
+    """Run the first command and the tour lines in one bash (``set -e``: the first failing
+    command stops it and is named on stderr) in a fresh clone folder with HOME in tmp_path."""
     parts = [part.strip() for part in first.split("&&")]
-    assert len(tour) >= 8 and "mlquiz next" in parts[-1]
     home, clone = tmp_path / "home", tmp_path / "clone"
     home.mkdir()
     if os.environ.get("MLQUIZ_TEST_INSTALL") == "1":
@@ -58,20 +58,27 @@ def test_the_readme_first_command_and_tour_run_as_written(tmp_path):
     editor = tmp_path / "editor"
     editor.write_text(f'#!/bin/sh\ncp "{data_dir("reference")}/$(basename "$1")" "$1"\n')
     editor.chmod(0o755)
-    bin_dir = str(Path(sys.executable).parent)
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("MLQUIZ_", "XDG_", "VIRTUAL_ENV", "PYTHON"))}
-    env.update(HOME=str(home), EDITOR=str(editor),
-               PATH=os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != bin_dir))
+    # A fresh shell: no mlquiz on the PATH until the tour puts it there.
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p and not Path(p, "mlquiz").exists()]
+    env.update(HOME=str(home), EDITOR=str(editor), PATH=os.pathsep.join(path))
     script = "\n".join(["set -e", "trap 'echo \"FAILED: $BASH_COMMAND\" >&2' ERR", setup,
                         *[f'echo "+ {_quoted(line)}"\n{line}' for line in tour]])
-    result = subprocess.run(["bash", "-c", script], cwd=clone, env=env, input="q\n",
-                            capture_output=True, text=True, timeout=900)
+    return subprocess.run(["bash", "-c", script], cwd=clone, env=env, input="q\n",
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_the_readme_first_command_and_tour_run_as_written(tmp_path):
+    first, tour = readme_commands()
+    assert len(tour) >= 8 and "mlquiz next" in first.split("&&")[-1]
+    result = run_tour(tmp_path, first, tour)
     shown = result.stdout + result.stderr
     assert result.returncode == 0, shown
     assert "FAILED" not in result.stderr and "Traceback" not in shown, shown
     for line in tour:  # every command of the tour ran
         assert f"+ {line}" in result.stdout
+    home, clone = tmp_path / "home", tmp_path / "clone"
     database = home / ".local" / "share" / "mlquiz" / "mlquiz.db"
     assert database.is_file(), "the default database is in the user data folder"
     assert (home / "mlquiz" / "exercises" / "bn_backward.py").is_file()
@@ -79,12 +86,13 @@ def test_the_readme_first_command_and_tour_run_as_written(tmp_path):
     assert not in_clone.exists() or in_clone.read_text() == (ROOT / "exercises" / "bn_backward.py").read_text()
 
 
-def test_the_tour_fails_when_a_command_fails(tmp_path):
-    """The same harness reports a failing command: a tour line that exits non-zero stops it."""
-    result = subprocess.run(["bash", "-c", "set -e\ntrap 'echo \"FAILED: $BASH_COMMAND\" >&2' ERR\n"
-                             f"{Path(sys.executable).with_name('mlquiz')} grade no/such/file.py\necho after"],
-                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert result.returncode == 2 and "FAILED:" in result.stderr and "after" not in result.stdout
+def test_a_tour_without_activating_the_environment_fails_and_names_the_command(tmp_path):
+    """The tour as it once was (mlquiz run without activating the environment) fails."""
+    first, tour = readme_commands()
+    broken = [line for line in tour if "activate" not in line]
+    result = run_tour(tmp_path, first, broken)
+    assert result.returncode != 0
+    assert f"FAILED: {broken[0].split('#')[0].strip()}" in result.stderr
 
 
 def _link_environment(venv: Path) -> None:
