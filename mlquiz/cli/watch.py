@@ -198,8 +198,20 @@ def _keys():
     if fd is None or not os.isatty(fd):
         yield pressed
         return
-    import termios
-    import tty
+    try:
+        import termios
+        import tty
+    except ImportError:  # Windows: the console's own functions read keys without Enter
+        import msvcrt
+
+        def console_keys() -> list:
+            keys = []
+            while msvcrt.kbhit():
+                keys.append(msvcrt.getwch().lower())
+            return keys
+
+        yield console_keys
+        return
 
     saved = termios.tcgetattr(fd)
     tty.setcbreak(fd)
@@ -216,7 +228,8 @@ def _stopped_by_signals():
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals}
     try:
         yield
     finally:
