@@ -170,7 +170,8 @@ def test_a_file_already_graded_keeps_its_verdict_and_a_new_session_reviews_again
     assert reviews_and_attempts(db, "l2")[0] == [3, 3]
 
 
-def test_ctrl_c_on_a_terminal_restores_it_and_exits_cleanly(folder):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_or_a_closed_session_on_a_terminal_restores_it_and_exits_cleanly(folder, sig):
     import pty
     import termios
 
@@ -182,7 +183,7 @@ def test_ctrl_c_on_a_terminal_restores_it_and_exits_cleanly(folder):
         watcher.wait_for("keys: h hint")
         during = termios.tcgetattr(slave)
         assert not during[3] & termios.ICANON and not during[3] & termios.ECHO  # cbreak: keys at once
-        watcher.process.send_signal(signal.SIGINT)
+        watcher.process.send_signal(sig)
         assert watcher.process.wait(timeout=DEADLINE) == 130
         out = watcher.wait_for("Stopped.")
         assert "Traceback" not in out
