@@ -123,20 +123,24 @@ def test_grade_all_shows_todo_for_stubs_lists_skipped_files_and_one_recorded_lin
     (folder / "notes.txt").write_text("my notes")
     (folder / "scratch.py").write_text("x = 1")
     (folder / ".hidden.py").write_text("x = 1")
+    (folder / "taylor.ipynb").write_text("{not a notebook")
     result = run("grade", "--all", folder)
-    assert result.returncode == 1
+    assert result.returncode == 1 and "Traceback" not in result.stderr
     rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines() if line.strip()}
     assert rows["backprop"] == "TODO" and rows["taylor"] == "TODO"
     assert rows["l2"] == "4/4" and rows["bn_backward"] == "0/1"
     skipped = [line for line in result.stdout.splitlines() if line.startswith("skipped")]
-    assert len(skipped) == 2 and "notes.txt" in skipped[0] and "scratch.py" in skipped[1]
+    assert len(skipped) == 3 and "notes.txt (not an exercise file)" in skipped[0]
+    assert "scratch.py (not an exercise file)" in skipped[1]
+    assert "taylor.ipynb (" in skipped[2] and "is not a notebook that can be read" in skipped[2]
     assert "1 of 12 exercise files pass, 1 fail, 10 not started (TODO)" in result.stdout
     recorded = [line for line in result.stderr.splitlines() if line]
     assert recorded == ["recorded: 2 reviews (1 Again, 1 Good); 10 untouched stubs not recorded"]
     with sqlite3.connect(os.environ["MLQUIZ_DB"]) as conn:
         assert conn.execute("SELECT count(*) FROM reviews").fetchone()[0] == 2
     data = json.loads(run("grade", "--all", folder, "--json", "--no-record").stdout)
-    assert len(data["untouched"]) == 10 and [Path(p).name for p in data["skipped"]] == ["notes.txt", "scratch.py"]
+    assert len(data["untouched"]) == 10
+    assert [Path(s["file"]).name for s in data["skipped"]] == ["notes.txt", "scratch.py", "taylor.ipynb"]
 
 
 # --- stats ----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,30 +46,23 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
       mlquiz grade work.ipynb --exercise bn_backward
       mlquiz grade --all exercises/ --json
     """
-    from mlquiz.curriculum import exercises
     from mlquiz.grading.engine import grade_file
     from mlquiz.grading.report import GradingError
 
     if grade_all:
-        from mlquiz.grading.watch import default_folder, exercise_files
+        from mlquiz.grading.watch import NOT_AN_EXERCISE, default_folder, grade_folder
 
         folder = path or default_folder()
         if not folder.is_dir():
             raise click.UsageError(f"no such folder: {folder}")
-        found, skipped = exercise_files(folder)
-        if not found:
+        reports, skipped = grade_folder(folder, seed=seed, timeout=timeout, memory_mb=memory_mb)
+        unreadable = [p for p, why in skipped if why != NOT_AN_EXERCISE]
+        if not reports and not unreadable:
             raise click.UsageError(f"no exercise files in {folder} (`mlquiz init {folder}` creates them)")
-        from concurrent.futures import ThreadPoolExecutor
-
-        # One sandbox per exercise, as many at once as there are cores; reports keep curriculum order.
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            reports = list(pool.map(
-                lambda job: grade_file(job[1], exercise=job[0].id, seed=seed, timeout=timeout,
-                                       memory_mb=memory_mb), found))
         _print_summary(reports, as_json, skipped)
-        if not no_record:
+        if not no_record and reports:
             _record_all(db, reports)
-        sys.exit(0 if all(r.passed for r in reports) else 1)
+        sys.exit(0 if reports and not unreadable and all(r.passed for r in reports) else 1)
 
     if path is None:
         raise click.UsageError("which file? e.g. `mlquiz grade exercises/bn_backward.py` (or --all)")
@@ -177,9 +169,10 @@ def _print_summary(reports, as_json, skipped=()):
         click.echo(json.dumps({"passed": all(r.passed for r in reports),
                                "reports": [r.to_dict() for r in reports],
                                "untouched": [r.file for r in reports if untouched(r)],
-                               "skipped": [str(p) for p in skipped]}, indent=2))
+                               "skipped": [{"file": str(p), "why": why} for p, why in skipped]},
+                              indent=2))
         return
-    width = max(len(r.exercise) for r in reports)
+    width = max([len("skipped")] + [len(r.exercise) for r in reports])
     click.echo(f"{'topic':<{width}}  passed  time    file")
     for r in reports:
         passed = sum(f.verdict == "pass" for f in r.functions)
@@ -188,8 +181,8 @@ def _print_summary(reports, as_json, skipped=()):
         else:
             score = click.style(f"{passed:>2}/{len(r.functions):<2}", fg="green" if r.passed else "red")
         click.echo(f"{r.exercise:<{width}}  {score}   {r.seconds:5.2f}s  {r.file}")
-    for p in skipped:
-        click.echo(f"{'skipped':<{width}}  {'-':<5}   {'':6}  {p} (not an exercise file)")
+    for p, why in skipped:
+        click.echo(f"{'skipped':<{width}}  {'-':<5}   {'':6}  {p} ({why})")
     failed = [r for r in reports if not r.passed and not untouched(r)]
     todo = sum(untouched(r) for r in reports)
     click.echo(f"\n{sum(r.passed for r in reports)} of {len(reports)} exercise files pass"

@@ -23,6 +23,8 @@ from mlquiz.grading.report import NOT_IMPLEMENTED, PASS, GradingError
 
 # --- the workspace and its files ----------------------------------------------------------
 
+NOT_AN_EXERCISE = "not an exercise file"
+
 def default_workspace() -> Path:
     """Where ``mlquiz init`` puts the exercises when no folder is named: ``~/mlquiz/exercises``,
     outside any checkout, so that the learner's work never dirties a clone of mlquiz."""
@@ -64,6 +66,32 @@ def exercise_files(folder) -> tuple[list, list]:
             found.append((exercise, path))
     found.sort(key=lambda pair: (order[pair[0].id], is_notebook(pair[1])))
     return found, skipped
+
+
+def grade_folder(folder, **grade_options) -> tuple[list, list]:
+    """Grade every exercise file of ``folder`` (``exercise_files``), one sandbox per file and
+    as many at once as there are cores: ``(reports, skipped)``, the reports in curriculum
+    order, ``skipped`` the (path, why) of every file that is not an exercise file or cannot be
+    read as one (a notebook that is not JSON). ``grade_options`` go to ``grade_file``."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlquiz.grading.engine import grade_file
+
+    found, others = exercise_files(folder)
+
+    def grade(job):
+        exercise, path = job
+        try:
+            return grade_file(path, exercise=exercise.id, **grade_options)
+        except GradingError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        results = list(pool.map(grade, found))
+    reports = [r for r in results if not isinstance(r, GradingError)]
+    unreadable = [(path, str(r)) for (_, path), r in zip(found, results) if isinstance(r, GradingError)]
+    return reports, sorted([(p, NOT_AN_EXERCISE) for p in others] + unreadable)
 
 
 def untouched(report) -> bool:
