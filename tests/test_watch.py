@@ -236,12 +236,14 @@ def _notebook(cells):
 
 
 def test_a_database_that_is_not_ours_never_hides_a_verdict_and_is_left_as_it_was(folder, tmp_path):
+    (folder / "l1_regularization.ipynb").write_text("{broken")  # cannot be graded: said, not fatal
     notes = tmp_path / "notes.db"
     notes.write_text("my own notes, not a database\n")
     env = {**os.environ, "MLQUIZ_DB": str(notes)}
     watcher = Watcher(folder, env=env)
     try:
-        watcher.wait_for("keys: h hint")
+        out = watcher.wait_for("keys: h hint")
+        assert "l1_regularization.ipynb is not a notebook that can be read" in out
         write(folder / "taylor.py", reference_source("taylor"))
         watcher.wait_for("the verdict was not recorded")
         out = watcher.wait_for("1/12 exercises pass")

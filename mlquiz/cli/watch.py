@@ -66,7 +66,8 @@ def watch(folder, timeout, memory_mb, db, no_record):
             saves = changes(folder)
             first = next(saves)  # watching from here on: nothing saved during the check is missed
             click.echo(f"Checking the exercise files in {display_path(folder)} ...")
-            _call(session.start, on_graded=_show_checked)
+            _call(session.start, on_graded=_show_checked,
+                  on_problem=lambda path, why: click.echo(f"  {display_path(path)}: {why}"))
             _show_progress(session)
             for saved in itertools.chain([first], saves):
                 for path in saved:

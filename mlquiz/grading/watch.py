@@ -173,11 +173,12 @@ class WatchSession:
     current: str | None = None  # the exercise last saved
     hints_shown: dict = field(default_factory=dict)  # exercise id -> hints shown (record=False)
 
-    def start(self, on_graded=None) -> list:
+    def start(self, on_graded=None, on_problem=None) -> list:
         """The verdicts of every exercise file in the folder before the first save: an
         untouched stub is all TODO, a file the schedule has graded as it is now keeps that
         verdict, any other file is graded now (not recorded). Returns the reports graded;
-        ``on_graded(report)`` is called after each."""
+        ``on_graded(report)`` is called after each, ``on_problem(path, message)`` for a file
+        that cannot be graded (a notebook that is not JSON)."""
         from mlquiz.grading.engine import grade_file
 
         found, _ = exercise_files(self.folder)
@@ -193,7 +194,9 @@ class WatchSession:
             else:
                 try:
                     report = grade_file(path, exercise=exercise.id, **self.grade_options)
-                except GradingError:
+                except GradingError as exc:
+                    if on_problem:
+                        on_problem(path, str(exc))
                     continue
                 self.verdicts[exercise.id] = {f.name: f.verdict for f in report.functions}
                 graded.append(report)
