@@ -5,6 +5,7 @@ on_function hook of grade_file."""
 import json
 import os
 import pty
+import re
 import sqlite3
 import subprocess
 import sys
@@ -27,10 +28,17 @@ def run(*args, cwd=None, env=None):
                           timeout=300, env=env)
 
 
-def run_on_terminal(*args):
-    """Run mlquiz with its stdout on a pseudo-terminal; returns (exit code, what it showed)."""
+def run_on_terminal(*args, columns=200):
+    """Run mlquiz with its stdout on a pseudo-terminal ``columns`` wide; returns (exit code,
+    what it showed)."""
+    import fcntl
+    import struct
+    import termios
+
     master, slave = pty.openpty()
-    process = subprocess.Popen([MLQUIZ, *map(str, args)], stdout=slave, stderr=subprocess.PIPE)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen([MLQUIZ, *map(str, args)], stdout=slave, stderr=subprocess.PIPE, env=env)
     os.close(slave)
     shown = b""
     while True:
@@ -73,6 +81,10 @@ def test_a_terminal_sees_each_verdict_while_grading_and_a_pipe_sees_nothing_extr
     names = list(get_exercise("l2").functions)
     for i, name in enumerate(names):  # one more verdict on the status line each time
         assert status[2 + i].count("PASS") == i + 1 and name in status[2 + i]
+    code, shown = run_on_terminal("grade", path, "--no-record", columns=50)
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in shown.split("\r\x1b[K")[1:-1]]
+    assert lines and all(len(line) < 50 for line in lines)  # a narrow terminal: one line still
+    assert lines[-1].startswith("grading l2_regularization.py: … ") and names[-1] in lines[-1]
     piped = run("grade", path, "--no-record")
     assert "grading" not in piped.stdout and "\x1b" not in piped.stdout
     code, shown = run_on_terminal("grade", path, "--no-record", "--json")

@@ -139,13 +139,23 @@ def live_verdicts(label: str, enabled: bool = True):
     if not (enabled and sys.stdout.isatty()):
         yield None
         return
-    shown = []
+    import shutil
+
+    shown = []  # (verdict word, colour, function name)
 
     def status(function=None):
         if function is not None:
-            word, colour = SYMBOLS[function.verdict]
-            shown.append(f"{click.style(word, fg=colour, bold=True)} {function.name}")
-        click.echo(f"\r\x1b[Kgrading {label}: " + ("  ".join(shown) or "..."), nl=False)
+            shown.append((*SYMBOLS[function.verdict], function.name))
+        # One terminal line, or erasing it would leave the rest: the latest verdicts that fit.
+        room = shutil.get_terminal_size((80, 24)).columns - len(f"grading {label}: … ") - 1
+        kept = []
+        for word, colour, name in reversed(shown):
+            room -= len(word) + len(name) + 3
+            if room < 0:
+                break
+            kept.insert(0, f"{click.style(word, fg=colour, bold=True)} {name}")
+        more = "… " if len(kept) < len(shown) else ""
+        click.echo(f"\r\x1b[Kgrading {label}: {more}" + ("  ".join(kept) or "..."), nl=False)
 
     status()
     try:
