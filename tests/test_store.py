@@ -351,6 +351,6 @@ def test_a_process_killed_while_creating_the_database_leaves_it_usable(tmp_path)
         time.sleep(rng.uniform(0.05, 0.6))
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
-        with open_store(path) as store:  # whatever the moment, the next open works
+        with open_schedule(path) as store:  # whatever the moment, the next open works
             assert store.value("PRAGMA integrity_check") == "ok"
             assert store.value("SELECT count(*) FROM items") == len(exercises())
