@@ -147,7 +147,8 @@ def test_grade_all_shows_todo_for_stubs_lists_skipped_files_and_one_recorded_lin
     assert "taylor.ipynb (" in skipped[2] and "is not a notebook that can be read" in skipped[2]
     assert "1 of 12 exercise files pass, 1 fail, 10 not started (TODO)" in result.stdout
     recorded = [line for line in result.stderr.splitlines() if line]
-    assert recorded == ["recorded: 2 reviews (1 Again, 1 Good); 10 untouched stubs not recorded"]
+    assert recorded == ["recorded: 2 reviews (1 Again, 1 Good); 10 not recorded (nothing in "
+                        "the file is implemented yet)"]
     with sqlite3.connect(os.environ["MLQUIZ_DB"]) as conn:
         assert conn.execute("SELECT count(*) FROM reviews").fetchone()[0] == 2
     data = json.loads(run("grade", "--all", folder, "--json", "--no-record").stdout)

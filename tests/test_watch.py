@@ -2,6 +2,7 @@
 writes exercise files into it, sends keys, and interrupts it. Deadlines are generous (the
 machine may be loaded); nothing here depends on speed."""
 
+import json
 import os
 import queue
 import re
@@ -123,9 +124,10 @@ def test_fix_an_exercise_until_it_passes_and_see_the_progress_move(folder, tmp_p
         assert "Traceback" not in watcher.wait_for("Bye.")
     finally:
         watcher.stop()
-    listing = subprocess.run([MLQUIZ, "attempts", "bn_backward"], capture_output=True, text=True,
-                             timeout=DEADLINE).stdout
-    assert "Again" in listing and "Good (not a review)" in listing
+    listing = json.loads(subprocess.run([MLQUIZ, "attempts", "bn_backward", "--json"],
+                                        capture_output=True, text=True, timeout=DEADLINE).stdout)
+    assert [(a["passed"], a["review_id"] is not None, a["note"]) for a in listing] == [
+        (0, True, None), (1, False, "not a review: one review per exercise a watch session")]
     solution = subprocess.run([MLQUIZ, "solution", "bn_backward"], capture_output=True, text=True,
                               timeout=DEADLINE)
     assert solution.returncode == 0 and "is the reference, line for line" in solution.stdout

@@ -207,24 +207,27 @@ def _record_all(db, reports):
 
     from mlquiz.schedule.attempts import record_reports
     from mlquiz.schedule.items import ScheduleError
+    from mlquiz.schedule.practice import recorded_or_why
     from mlquiz.schedule.store import StoreError
 
     try:
-        recorded = record_reports(db, reports)
+        recorded = [recorded_or_why(result) for result in record_reports(db, reports)]
     except (StoreError, ScheduleError) as exc:
         raise click.ClickException(f"the verdicts were not recorded: {exc}") from None
-    reviews = Counter(a.review.rating_name for a in recorded if a is not None and a.counted)
+    attempts = [attempt for attempt, _ in recorded if attempt is not None]
+    reviews = Counter(a.review.rating_name for a in attempts if a.counted)
     parts = []
     if reviews:
         count = sum(reviews.values())
         parts.append(f"{count} review{'s' if count != 1 else ''} ("
                      + ", ".join(f"{n} {name}" for name, n in sorted(reviews.items())) + ")")
-    plain = sum(a is not None and not a.counted for a in recorded)
+    plain = sum(not a.counted for a in attempts)
     if plain:
         parts.append(f"{plain} attempt{'s' if plain != 1 else ''} without a review (failed again today)")
-    stubs = sum(a is None for a in recorded)
-    if stubs:
-        parts.append(f"{stubs} untouched stub{'s' if stubs != 1 else ''} not recorded")
+    why = Counter(reason for _, reason in recorded if reason is not None)
+    if why:
+        reason = next(iter(why)) if len(why) == 1 else "`mlquiz grade FILE` says why"
+        parts.append(f"{sum(why.values())} not recorded ({reason})")
     click.echo("recorded: " + "; ".join(parts), err=True)
 
 

@@ -350,8 +350,8 @@ def attempts(exercise, as_json, db):
     for row in rows:
         if row["rating"] is None:
             rating = row["note"] or ""
-        elif row["review_id"] is None:  # a repeated failure of the day, or a save in `watch`
-            rating = f"{RATINGS[row['rating']]} (not a review)" if row["passed"] else "Again (no new lapse today)"
+        elif row["review_id"] is None:
+            rating = "Again (no new lapse today)"
         else:
             rating = RATINGS[row["rating"]]
         click.echo(f"{row['attempt']:>3}  {show_time(row['created_at']):20}  {_verdict(row):7}  "

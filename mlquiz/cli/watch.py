@@ -103,8 +103,8 @@ def _grade(session, path, again=False):
                        "review: this watch session already reviewed it")
         else:
             click.echo(_recorded_words(graded.attempt))
-    elif session.record and all(f.verdict == "not_implemented" for f in report.functions):
-        click.echo(f"not recorded: nothing in {display_path(Path(report.file))} is implemented yet")
+    elif graded.not_recorded:
+        click.echo(f"not recorded: {graded.not_recorded}")
     _show_progress(session)
 
 

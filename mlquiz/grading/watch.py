@@ -136,13 +136,15 @@ def progress(verdicts: dict, current: str | None = None) -> Progress:
 @dataclass
 class Graded:
     """One save graded in a watch session: the report, the Attempt recorded (None when
-    nothing was recorded: an untouched stub, or recording is off), and whether it was kept as
-    an attempt without a review because the exercise was already reviewed this session."""
+    nothing was recorded: recording is off, ``not_recorded`` says why the schedule took it for
+    no review, or ``record_error`` why it could not record it), and whether it was kept as an
+    attempt without a review because the exercise was already reviewed this session."""
 
     report: object
     attempt: object = None
     review_withheld: bool = False
-    record_error: str | None = None  # why it could not be recorded (the verdict stands)
+    not_recorded: str | None = None  # e.g. an untouched stub
+    record_error: str | None = None  # the schedule could not record it (the verdict stands)
 
 
 def graded_text(path) -> str | None:
@@ -221,9 +223,10 @@ class WatchSession:
         self.current = exercise.id
         self.verdicts[exercise.id] = {f.name: f.verdict for f in report.functions}
         graded = Graded(report)
-        if self.record and not untouched(report):
+        if self.record:
             first = exercise.id not in self.reviewed
-            graded.attempt, graded.record_error = self.schedule.record(report, review=first)
+            graded.attempt, graded.not_recorded, graded.record_error = \
+                self.schedule.record(report, review=first)
             graded.review_withheld = not first and graded.attempt is not None
             if graded.attempt is not None and graded.attempt.counted:
                 self.reviewed.add(exercise.id)

@@ -27,6 +27,9 @@ from mlquiz.schedule.review import AGAIN, GOOD, HARD, RATINGS, Review, apply_rev
 from mlquiz.schedule.store import Store
 
 
+WITHHELD = "not a review: one review per exercise a watch session"  # the note of review=False
+
+
 class Attempt(NamedTuple):
     exercise: str
     attempt: int
@@ -106,7 +109,7 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
             "kind": "graded", "file_path": file_path, "source": text,
             "sha256": _sha(text), "passed": int(passed), "rating": rating,
             "review_id": review.id if review else None, "duration_seconds": duration,
-            "report": report_json, "note": None})
+            "report": report_json, "note": None if allow_review else WITHHELD})
     return Attempt(exercise.id, number, passed, rating, review, duration)
 
 

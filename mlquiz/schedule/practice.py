@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 
 from mlquiz.curriculum import Exercise
-from mlquiz.schedule.attempts import attempts, get_attempt, record_reports
+from mlquiz.schedule.attempts import Attempt, attempts, get_attempt, record_reports
 from mlquiz.schedule.hints import record_hint
 from mlquiz.schedule.items import ScheduleError, exercise_named, open_schedule
 from mlquiz.schedule.store import StoreError
@@ -17,6 +17,17 @@ from mlquiz.schedule.store import StoreError
 
 class NotPassedYet(ScheduleError):
     """The solution of an exercise is asked for before the learner's own file passed."""
+
+
+UNTOUCHED = "nothing in the file is implemented yet"
+
+
+def recorded_or_why(result) -> tuple[Attempt | None, str | None]:
+    """An answer of ``record_reports`` as ``(attempt, None)``, or ``(None, why)`` for a file
+    that is not a review (an untouched stub, or whatever the schedule's rules say)."""
+    if isinstance(result, Attempt):
+        return result, None
+    return None, getattr(result, "reason", None) or UNTOUCHED
 
 
 class ScheduleLink:
@@ -48,13 +59,15 @@ class ScheduleLink:
             return {}
         return result
 
-    def record(self, report, review: bool = True):
-        """Record a graded report: ``(Attempt or None, None)``, or ``(None, why)`` when the
-        schedule cannot record it (the verdict stands). None for an untouched stub."""
+    def record(self, report, review: bool = True) -> tuple:
+        """Record a graded report (``review=False``: an attempt only): ``(attempt, why not
+        recorded, error)``, one of the three not None; ``error`` when the schedule cannot
+        record it (the verdict stands)."""
         try:
-            return record_reports(self.db, [report], review=review)[0], None
+            result = record_reports(self.db, [report], review=review)[0]
         except (StoreError, ScheduleError) as exc:
-            return None, str(exc)
+            return None, None, str(exc)
+        return (*recorded_or_why(result), None)
 
     def hint(self, exercise_id: str) -> int:
         """Record a hint of the exercise; its level (as ``mlquiz hint``)."""
