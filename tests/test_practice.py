@@ -152,6 +152,10 @@ def test_grade_all_shows_todo_for_stubs_lists_skipped_files_and_one_recorded_lin
     with sqlite3.connect(os.environ["MLQUIZ_DB"]) as conn:
         assert conn.execute("SELECT count(*) FROM reviews").fetchone()[0] == 2
     data = json.loads(run("grade", "--all", folder, "--json", "--no-record").stdout)
+    code, shown = run_on_terminal("grade", "--all", folder, "--no-record")
+    status = [line for line in shown.split("\r\x1b[K") if line.startswith(f"grading {folder}/: ")]
+    assert any("PASS" in line for line in status) and any("TODO" in line for line in status)
+    assert "passed  time" in shown and "grading" not in result.stdout
     assert len(data["untouched"]) == 10
     assert [Path(s["file"]).name for s in data["skipped"]] == ["notes.txt", "scratch.py", "taylor.ipynb"]
 

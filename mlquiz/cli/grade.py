@@ -55,7 +55,9 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
         folder = path or default_folder()
         if not folder.is_dir():
             raise click.UsageError(f"no such folder: {folder}")
-        reports, skipped = grade_folder(folder, seed=seed, timeout=timeout, memory_mb=memory_mb)
+        with live_verdicts(f"{display_path(folder)}/", enabled=not as_json) as on_function:
+            reports, skipped = grade_folder(folder, seed=seed, timeout=timeout, memory_mb=memory_mb,
+                                            on_function=on_function)
         unreadable = [p for p, why in skipped if why != NOT_AN_EXERCISE]
         if not reports and not unreadable:
             raise click.UsageError(f"no exercise files in {folder} (`mlquiz init {folder}` creates them)")
@@ -132,30 +134,33 @@ def _print_report(report):
 
 @contextmanager
 def live_verdicts(label: str, enabled: bool = True):
-    """On a terminal, one status line while a file is graded, showing each function's verdict
-    as it is ready (``grading bn_backward.py: PASS batchnorm_backward``), erased when grading
-    ends; yields the ``on_function`` callback for ``grade_file``. In a pipe, or when not
+    """On a terminal, one status line while a file (or a folder) is graded, showing each
+    function's verdict as it is ready (``grading bn_backward.py: PASS batchnorm_backward``),
+    erased when grading ends; yields the ``on_function`` callback for ``grade_file``. In a pipe, or when not
     ``enabled``, nothing is shown and the callback is None."""
     if not (enabled and sys.stdout.isatty()):
         yield None
         return
     import shutil
+    import threading
 
     shown = []  # (verdict word, colour, function name)
+    lock = threading.Lock()  # `grade --all` grades several files at once
 
     def status(function=None):
-        if function is not None:
-            shown.append((*SYMBOLS[function.verdict], function.name))
-        # One terminal line, or erasing it would leave the rest: the latest verdicts that fit.
-        room = shutil.get_terminal_size((80, 24)).columns - len(f"grading {label}: … ") - 1
-        kept = []
-        for word, colour, name in reversed(shown):
-            room -= len(word) + len(name) + 3
-            if room < 0:
-                break
-            kept.insert(0, f"{click.style(word, fg=colour, bold=True)} {name}")
-        more = "… " if len(kept) < len(shown) else ""
-        click.echo(f"\r\x1b[Kgrading {label}: {more}" + ("  ".join(kept) or "..."), nl=False)
+        with lock:
+            if function is not None:
+                shown.append((*SYMBOLS[function.verdict], function.name))
+            # One terminal line, or erasing it would leave the rest: the latest verdicts that fit.
+            room = shutil.get_terminal_size((80, 24)).columns - len(f"grading {label}: … ") - 1
+            kept = []
+            for word, colour, name in reversed(shown):
+                room -= len(word) + len(name) + 3
+                if room < 0:
+                    break
+                kept.insert(0, f"{click.style(word, fg=colour, bold=True)} {name}")
+            more = "… " if len(kept) < len(shown) else ""
+            click.echo(f"\r\x1b[Kgrading {label}: {more}" + ("  ".join(kept) or "..."), nl=False)
 
     status()
     try:
