@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from mlquiz.curriculum import display_path
 from mlquiz.cli.common import db_option, exercise_or_fail, json_option, opened
+from mlquiz.curriculum import display_path
 
 SYMBOLS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "not_implemented": ("TODO", "yellow")}
 
@@ -136,8 +136,8 @@ def _print_report(report):
 def live_verdicts(label: str, enabled: bool = True):
     """On a terminal, one status line while a file (or a folder) is graded, showing each
     function's verdict as it is ready (``grading bn_backward.py: PASS batchnorm_backward``),
-    erased when grading ends; yields the ``on_function`` callback for ``grade_file``. In a pipe, or when not
-    ``enabled``, nothing is shown and the callback is None."""
+    erased when grading ends; yields the ``on_function`` callback for ``grade_file``. In a
+    pipe, or when not ``enabled``, nothing is shown and the callback is None."""
     if not (enabled and sys.stdout.isatty()):
         yield None
         return
@@ -181,7 +181,7 @@ def _print_summary(reports, as_json, skipped=()):
     from mlquiz.grading.watch import untouched
 
     if as_json:
-        click.echo(json.dumps({"passed": all(r.passed for r in reports),
+        click.echo(json.dumps({"passed": bool(reports) and all(r.passed for r in reports),
                                "reports": [r.to_dict() for r in reports],
                                "untouched": [r.file for r in reports if untouched(r)],
                                "skipped": [{"file": str(p), "why": why} for p, why in skipped]},
