@@ -115,10 +115,10 @@ def test_stats_text_and_json(db):
         record_review(store, "exercise:l1", 3, "grade", 75, T0 - timedelta(days=3))
     text = run("stats").output
     for part in ("exercises", "Due today:", "Reviews a day, last 30 days", "Retention:",
-                 "next 7 days", "Progress by topic:", "backprop"):
+                 "Due a day, next 30 days", "Progress by topic:", "backprop"):
         assert part in text
     data = json.loads(run("stats", "--json").output)
-    assert data["reviews_last_30_days"] == 1 and len(data["forecast"]) == 7
+    assert data["reviews_last_30_days"] == 1 and len(data["forecast"]) == 30
     assert [t["topic"] for t in data["topics"]] == [e.id for e in exercises()]
 
 

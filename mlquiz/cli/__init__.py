@@ -13,8 +13,9 @@ from mlquiz import __version__
 from mlquiz.cli.cards import card_commands
 from mlquiz.cli.grade import grade_commands
 from mlquiz.cli.schedule import schedule_commands
+from mlquiz.cli.watch import watch_commands
 
-COMMAND_MODULES = [grade_commands, schedule_commands, card_commands]
+COMMAND_MODULES = [grade_commands, schedule_commands, card_commands, watch_commands]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,9 +25,10 @@ def main():
 
     \b
     Start here:
-      mlquiz init exercises/           copy the exercise stubs to fill in
+      mlquiz init                      copy the exercise stubs to ~/mlquiz/exercises
       mlquiz next                      what to practise now
       mlquiz grade exercises/bn_backward.py
+      mlquiz watch                     re-grade each exercise file as you save it
       mlquiz review                    the flashcards due now
       mlquiz topics                    the curriculum
     """

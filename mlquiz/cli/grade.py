@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import db_option, json_option
+from mlquiz.cli.common import db_option, exercise_or_fail, json_option, opened
+from mlquiz.curriculum import display_path
 
 SYMBOLS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "not_implemented": ("TODO", "yellow")}
 
 
 def grade_commands():
-    return [grade, topics, init]
+    return [grade, topics, init, solution]
 
 
 @click.command()
@@ -42,41 +43,42 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
     Examples:
       mlquiz grade exercises/bn_backward.py
       mlquiz grade my_bn.py --exercise bn_backward --seed 1234
+      mlquiz grade work.ipynb --exercise bn_backward
       mlquiz grade --all exercises/ --json
     """
-    from mlquiz.curriculum import exercises
     from mlquiz.grading.engine import grade_file
     from mlquiz.grading.report import GradingError
 
     if grade_all:
-        folder = path or Path("exercises")
+        from mlquiz.grading.watch import NOT_AN_EXERCISE, default_folder, grade_folder
+
+        folder = path or default_folder()
         if not folder.is_dir():
             raise click.UsageError(f"no such folder: {folder}")
-        found = [(ex, folder / ex.file) for ex in exercises() if (folder / ex.file).is_file()]
-        if not found:
+        with live_verdicts(f"{display_path(folder)}/", enabled=not as_json) as on_function:
+            reports, skipped = grade_folder(folder, seed=seed, timeout=timeout, memory_mb=memory_mb,
+                                            on_function=on_function)
+        unreadable = [p for p, why in skipped if why != NOT_AN_EXERCISE]
+        if not reports and not unreadable:
             raise click.UsageError(f"no exercise files in {folder} (`mlquiz init {folder}` creates them)")
-        from concurrent.futures import ThreadPoolExecutor
-
-        # One sandbox per exercise, as many at once as there are cores; reports keep curriculum order.
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            reports = list(pool.map(
-                lambda job: grade_file(job[1], exercise=job[0].id, seed=seed, timeout=timeout,
-                                       memory_mb=memory_mb), found))
-        _print_summary(reports, as_json)
-        if not no_record:
-            _record(db, reports)
-        sys.exit(0 if all(r.passed for r in reports) else 1)
+        _print_summary(reports, as_json, skipped)
+        if not no_record and reports:
+            _record_all(db, reports)
+        sys.exit(0 if reports and not unreadable and all(r.passed for r in reports) else 1)
 
     if path is None:
         raise click.UsageError("which file? e.g. `mlquiz grade exercises/bn_backward.py` (or --all)")
     try:
-        report = grade_file(path, exercise=exercise, seed=seed, timeout=timeout, memory_mb=memory_mb)
+        with live_verdicts(path.name, enabled=not as_json) as on_function:
+            report = grade_file(path, exercise=exercise, seed=seed, timeout=timeout,
+                                memory_mb=memory_mb, on_function=on_function)
     except GradingError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         _print_report(report)
+        print_notes(report)
     if not no_record:
         _record(db, [report])
     sys.exit(0 if report.passed else 1)
@@ -127,21 +129,108 @@ def _print_report(report):
                    f"--seed {report.seed}")
 
 
-def _print_summary(reports, as_json):
-    if as_json:
-        click.echo(json.dumps({"passed": all(r.passed for r in reports),
-                               "reports": [r.to_dict() for r in reports]}, indent=2))
+@contextmanager
+def live_verdicts(label: str, enabled: bool = True):
+    """On a terminal, one status line while a file (or a folder) is graded, showing each
+    function's verdict as it is ready (``grading bn_backward.py: PASS batchnorm_backward``),
+    erased when grading ends; yields the ``on_function`` callback for ``grade_file``. In a
+    pipe, or when not ``enabled``, nothing is shown and the callback is None."""
+    if not (enabled and sys.stdout.isatty()):
+        yield None
         return
-    width = max(len(r.exercise) for r in reports)
+    import shutil
+    import threading
+
+    shown = []  # (verdict word, colour, function name)
+    lock = threading.Lock()  # `grade --all` grades several files at once
+
+    def status(function=None):
+        with lock:
+            if function is not None:
+                shown.append((*SYMBOLS[function.verdict], function.name))
+            # One terminal line, or erasing it would leave the rest: the latest verdicts that fit.
+            room = shutil.get_terminal_size((80, 24)).columns - len(f"grading {label}: … ") - 1
+            kept = []
+            for word, colour, name in reversed(shown):
+                room -= len(word) + len(name) + 3
+                if room < 0:
+                    break
+                kept.insert(0, f"{click.style(word, fg=colour, bold=True)} {name}")
+            more = "… " if len(kept) < len(shown) else ""
+            click.echo(f"\r\x1b[Kgrading {label}: {more}" + ("  ".join(kept) or "..."), nl=False)
+
+    status()
+    try:
+        yield status
+    finally:
+        click.echo("\r\x1b[K", nl=False)
+
+
+def print_notes(report) -> None:
+    """What grading left out of the file (a notebook's IPython lines), one line each."""
+    for note in report.notes:
+        click.echo(f"note: {note}")
+
+
+def _print_summary(reports, as_json, skipped=()):
+    """The table of ``grade --all``: one row an exercise file (``TODO`` for an untouched stub,
+    else functions passed of all), the files skipped as not exercises, and a verdict line."""
+    from mlquiz.grading.watch import untouched
+
+    if as_json:
+        click.echo(json.dumps({"passed": bool(reports) and all(r.passed for r in reports),
+                               "reports": [r.to_dict() for r in reports],
+                               "untouched": [r.file for r in reports if untouched(r)],
+                               "skipped": [{"file": str(p), "why": why} for p, why in skipped]},
+                              indent=2))
+        return
+    width = max([len("skipped")] + [len(r.exercise) for r in reports])
     click.echo(f"{'topic':<{width}}  passed  time    file")
     for r in reports:
         passed = sum(f.verdict == "pass" for f in r.functions)
-        colour = "green" if r.passed else "red"
-        score = click.style(f"{passed:>2}/{len(r.functions):<2}", fg=colour)
+        if untouched(r):
+            score = click.style(f"{'TODO':<5}", fg="yellow")
+        else:
+            score = click.style(f"{passed:>2}/{len(r.functions):<2}", fg="green" if r.passed else "red")
         click.echo(f"{r.exercise:<{width}}  {score}   {r.seconds:5.2f}s  {r.file}")
-    failed = [r for r in reports if not r.passed]
-    click.echo(f"\n{len(reports) - len(failed)} of {len(reports)} exercises pass."
+    for p, why in skipped:
+        click.echo(f"{'skipped':<{width}}  {'-':<5}   {'':6}  {p} ({why})")
+    failed = [r for r in reports if not r.passed and not untouched(r)]
+    todo = sum(untouched(r) for r in reports)
+    click.echo(f"\n{sum(r.passed for r in reports)} of {len(reports)} exercise files pass"
+               + (f", {len(failed)} fail" if failed else "")
+               + (f", {todo} not started (TODO)" if todo else "") + "."
                + (f" See one in detail: mlquiz grade {failed[0].file}" if failed else ""))
+
+
+def _record_all(db, reports):
+    """Record every graded file of ``grade --all`` and say what was recorded in one line."""
+    from collections import Counter
+
+    from mlquiz.schedule.attempts import record_reports
+    from mlquiz.schedule.items import ScheduleError
+    from mlquiz.schedule.practice import recorded_or_why
+    from mlquiz.schedule.store import StoreError
+
+    try:
+        recorded = [recorded_or_why(result) for result in record_reports(db, reports)]
+    except (StoreError, ScheduleError) as exc:
+        raise click.ClickException(f"the verdicts were not recorded: {exc}") from None
+    attempts = [attempt for attempt, _ in recorded if attempt is not None]
+    reviews = Counter(a.review.rating_name for a in attempts if a.counted)
+    parts = []
+    if reviews:
+        count = sum(reviews.values())
+        parts.append(f"{count} review{'s' if count != 1 else ''} ("
+                     + ", ".join(f"{n} {name}" for name, n in sorted(reviews.items())) + ")")
+    plain = sum(not a.counted for a in attempts)
+    if plain:
+        parts.append(f"{plain} attempt{'s' if plain != 1 else ''} without a review (failed again today)")
+    why = Counter(reason for _, reason in recorded if reason is not None)
+    if why:
+        reason = next(iter(why)) if len(why) == 1 else "`mlquiz grade FILE` says why"
+        parts.append(f"{sum(why.values())} not recorded ({reason})")
+    click.echo("recorded: " + "; ".join(parts), err=True)
 
 
 @click.command()
@@ -169,23 +258,33 @@ def topics(as_json):
 
 
 @click.command()
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default="exercises")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
 def init(folder):
-    """Copy fresh exercise stubs into FOLDER (default: exercises/). Existing files are kept.
+    """Copy fresh exercise stubs into FOLDER. Existing files are kept.
+
+    Without FOLDER: ~/mlquiz/exercises, your workspace outside any checkout of mlquiz (then
+    `cd ~/mlquiz`: `mlquiz grade`, `mlquiz watch` and `mlquiz next` look in ./exercises).
 
     \b
-    Example:
+    Examples:
+      mlquiz init
       mlquiz init ~/mlquiz-work/exercises
     """
     import shutil
 
     from mlquiz.curriculum import data_dir, exercises
+    from mlquiz.grading.watch import default_workspace
 
+    named = folder is not None
+    folder = folder if named else default_workspace()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise click.ClickException(f"cannot create {folder}: {exc.strerror}") from None
     stubs = data_dir("exercises")
+    if folder.resolve() == stubs.resolve():
+        click.echo(f"note: {folder} holds mlquiz's own stubs (in a checkout, tracked files): work "
+                   f"elsewhere, e.g. `mlquiz init` creates {default_workspace()}", err=True)
     created = 0
     for ex in exercises():
         target = folder / ex.file
@@ -198,8 +297,83 @@ def init(folder):
             raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
         created += 1
         click.echo(f"created  {target}")
-    click.echo(f"\n{created} new exercise files. Next: open one, fill it in, then "
-               f"`mlquiz grade {folder / exercises()[0].file}`.")
+    click.echo(f"\n{created} new exercise files in {folder}.")
+    if named:
+        click.echo(f"Next: open one, fill it in, then `mlquiz grade {folder / exercises()[0].file}` "
+                   f"(or `mlquiz watch {folder}`).")
+    else:
+        click.echo(f"Next: `cd {folder.parent}`, open exercises/{exercises()[0].file}, fill it in, "
+                   "then `mlquiz watch` (it re-grades each file you save).")
+
+
+@click.command()
+@click.argument("exercise")
+@click.option("--show", type=click.Choice(["diff", "side", "reference"]), default="diff",
+              show_default=True, help="A diff from your passing file to the reference, the two "
+              "side by side, or the reference alone.")
+@db_option
+def solution(exercise, show, db):
+    """Show the reference implementation of an exercise, once your own file has passed.
+
+    The reference is compared with your latest passing file as the schedule stored it
+    (`mlquiz attempts`). Before a pass it is not shown: work it out first (`mlquiz hint`).
+
+    \b
+    Examples:
+      mlquiz solution bn_backward
+      mlquiz solution bn_backward --show side
+    """
+    from mlquiz.schedule.practice import solution as passed_solution
+
+    found = exercise_or_fail(exercise)
+    with opened(db) as store:
+        shown = passed_solution(store, found.id)  # NotPassedYet: a ScheduleError, exit 1
+    yours = f"your attempt {shown.attempt} ({display_path(Path(shown.file_path))})"
+    theirs = f"reference/{found.file}"
+    if show == "reference":
+        click.echo(f"# {theirs}, the reference of {found.id}; you passed it with {yours}\n")
+        click.echo(shown.reference.rstrip())
+        return
+    if shown.learner == shown.reference:
+        click.echo(f"Your passing file ({yours}) is the reference, line for line.")
+        return
+    lines = (_side_by_side(shown.learner, shown.reference, yours, theirs) if show == "side"
+             else _unified_diff(shown.learner, shown.reference, yours, theirs))
+    for line in lines:
+        click.echo(line)
+
+
+def _unified_diff(mine: str, reference: str, mine_name: str, reference_name: str):
+    """The lines of a unified diff from ``mine`` to ``reference``, coloured on a terminal."""
+    import difflib
+
+    colours = {"+": "green", "-": "red", "@": "cyan"}
+    for line in difflib.unified_diff(mine.splitlines(), reference.splitlines(), mine_name,
+                                     reference_name, lineterm=""):
+        yield click.style(line, fg=colours.get(line[:1]), bold=line[:3] in ("---", "+++"))
+
+
+def _side_by_side(mine: str, reference: str, mine_name: str, reference_name: str):
+    """Two columns, the lines aligned by difflib: ``|`` a changed line, ``<`` only in yours,
+    ``>`` only in the reference; each column cut to half the terminal's width."""
+    import difflib
+    import shutil
+    from itertools import zip_longest
+
+    width = max(20, (shutil.get_terminal_size((160, 24)).columns - 3) // 2)
+
+    def cut(text):
+        text = text.expandtabs(4)
+        return text if len(text) <= width else text[:width - 1] + "…"
+
+    a, b = mine.splitlines(), reference.splitlines()
+    yield f"{cut(mine_name):<{width}}   {cut(reference_name)}"
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        mark = {"equal": " ", "replace": "|", "delete": "<", "insert": ">"}[tag]
+        for left, right in zip_longest(a[i1:i2], b[j1:j2], fillvalue=""):
+            if tag == "replace":
+                mark = "|" if left and right else ("<" if left else ">")
+            yield f"{cut(left):<{width}} {mark} {cut(right)}".rstrip()
 
 
 def _recorded_words(attempt) -> str:

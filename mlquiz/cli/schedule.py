@@ -9,7 +9,6 @@ library is imported inside the commands: ``mlquiz next`` must start fast.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -137,20 +136,42 @@ def _duration(seconds: float) -> str:
 
 # --- stats --------------------------------------------------------------------------------
 
-BARS = " ▁▂▃▄▅▆▇█"
+BLOCKS = " ▁▂▃▄▅▆▇█"
+CHART_HEIGHT = 5
 
 
-def _sparkline(counts) -> str:
-    top = max(counts) or 1
-    return "".join(BARS[0 if c == 0 else max(1, round(c / top * 8))] for c in counts)
+def column_chart(values, top=None, label=str, height: int = CHART_HEIGHT) -> list:
+    """A bar chart in text, one column a value: each of ``height`` rows is eight eighths
+    (``▁`` to ``█``), so a value ``v`` fills ``v / top * height`` rows (``top``: the largest
+    value). A value above zero shows at least one eighth; None (no data) is ``·`` on the
+    bottom row. The axis shows ``label(top)`` at the top and ``label(0)`` at the bottom."""
+    top = top or max((v for v in values if v), default=0) or 1
+    lines = []
+    for row in range(height, 0, -1):
+        cells = []
+        for value in values:
+            if value is None:
+                cells.append("·" if row == 1 else " ")
+                continue
+            eighths = max(1, round(value / top * height * 8)) if value > 0 else 0
+            cells.append(BLOCKS[min(8, max(0, eighths - (row - 1) * 8))])
+        axis = label(top) if row == height else (label(0) if row == 1 else "")
+        lines.append(f"{axis:>6} │{''.join(cells)}".rstrip())
+    lines.append(f"{'':>6} └{'─' * len(values)}")
+    return lines
+
+
+def _dated_axis(first: str, last: str, width: int) -> str:
+    return f"{'':>8}{first}{last:>{max(1, width - len(first))}}"
 
 
 @click.command()
 @json_option
 @db_option
 def stats(as_json, db):
-    """Show your progress: items by state, due today, reviews a day over the last 30 days,
-    measured retention against the target, the next 7 days, and progress per topic.
+    """Show your progress: items by state, due today, charts of the reviews a day and the
+    retention over the last 30 days and of the items due a day over the next 30, and progress
+    per topic (`--json`: the same data).
 
     \b
     Examples:
@@ -171,11 +192,15 @@ def stats(as_json, db):
         click.echo(f"{kind + 's':10}" + "".join(f"{counts[s]:>11}" for s in states))
     due = data["due_today"]
     click.echo(f"\nDue today: {due['total']} ({due['reviews']} reviews, {due['new']} new)")
-    counts = [d["count"] for d in data["reviews_per_day"]]
+
+    past = data["reviews_per_day"]
+    counts = [d["count"] for d in past]
     click.echo(f"\nReviews a day, last 30 days ({data['reviews_last_30_days']} in all, "
                f"at most {max(counts)} a day):")
-    click.echo(f"  |{_sparkline(counts)}|")
-    click.echo(f"   {data['reviews_per_day'][0]['date']:<{len(counts) - 5}}today")
+    for line in column_chart(counts):
+        click.echo(line)
+    click.echo(_dated_axis(past[0]["date"], "today", len(counts)))
+
     retention = data["retention"]
     if retention["measured"] is None:
         click.echo(f"\nRetention: no reviews of learned items in the last 30 days yet "
@@ -183,9 +208,18 @@ def stats(as_json, db):
     else:
         click.echo(f"\nRetention: {retention['measured']:.1%} recalled in {retention['reviews']} "
                    f"reviews of learned items (last 30 days); target {retention['target']:.0%}.")
-    week = "  ".join(f"{datetime.fromisoformat(d['date']).strftime('%a')} {d['due']}"
-                     for d in data["forecast"])
-    click.echo(f"\nDue over the next 7 days: {week}")
+        click.echo("Retention a day (· no reviews of learned items that day):")
+        for line in column_chart([d["rate"] for d in data["retention_per_day"]], top=1.0,
+                                 label=lambda v: f"{v:.0%}"):
+            click.echo(line)
+        click.echo(_dated_axis(past[0]["date"], "today", len(past)))
+
+    ahead = data["forecast"]
+    due_counts = [d["due"] for d in ahead]
+    click.echo(f"\nDue a day, next 30 days ({sum(due_counts)} in all; today counts the overdue):")
+    for line in column_chart(due_counts):
+        click.echo(line)
+    click.echo(_dated_axis("today", ahead[-1]["date"], len(due_counts)))
     click.echo("\nProgress by topic:")
     for topic in data["topics"]:
         ex, cards = topic["exercise"], topic["cards"]

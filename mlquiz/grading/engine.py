@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from mlquiz.curriculum import UnknownExercise, get_exercise, require_exercise
+from mlquiz.grading.notebook import as_python, is_notebook
 from mlquiz.grading.report import (DEFAULT_MEMORY_MB, FAIL, FunctionReport, GradingError, Report,
                                    failure_details)
 from mlquiz.grading.sandbox import Sandbox
@@ -24,9 +25,12 @@ FORBIDDEN_MODULES = ("mlquiz", "reference")
 
 
 def grade_file(path, exercise: str | None = None, seed: int | None = None,
-               timeout: float | None = None, memory_mb: int = DEFAULT_MEMORY_MB) -> Report:
-    """Grade the learner's file ``path`` (the exercise is recognised from its name unless
-    ``exercise`` is given). ``seed`` defaults to a fresh random one, printed in the report."""
+               timeout: float | None = None, memory_mb: int = DEFAULT_MEMORY_MB, *,
+               on_function=None) -> Report:
+    """Grade the learner's file ``path``, a Python file or a notebook (the exercise is
+    recognised from its name unless ``exercise`` is given). ``seed`` defaults to a fresh
+    random one, printed in the report. ``on_function(function_report)`` is called as each
+    function's verdict is ready."""
     started = time.perf_counter()
     path = Path(path)
     if path.is_dir():
@@ -39,7 +43,7 @@ def grade_file(path, exercise: str | None = None, seed: int | None = None,
         except UnknownExercise as exc:
             raise GradingError(str(exc)) from None
     else:
-        found = get_exercise(path.name)
+        found = get_exercise(path.stem if is_notebook(path) else path.name)
     if found is None:
         raise GradingError(f"cannot tell which exercise {path.name} is; name the file after an "
                            "exercise (e.g. bn_backward.py) or pass --exercise NAME")
@@ -47,20 +51,27 @@ def grade_file(path, exercise: str | None = None, seed: int | None = None,
     timeout = found.timeout if timeout is None else float(timeout)
     report = Report(found.id, f"{found.title_en} ({found.title_zh})", str(path), seed,
                     timeout=timeout, memory_mb=memory_mb)
-    try:
-        report.source = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        report.source = path.read_bytes().decode("utf-8", errors="replace")
-        problem = "your file is not UTF-8 text"
-    else:
-        problem = _static_problem(path, report.source)
-    if problem:
-        report.functions = [FunctionReport(name, FAIL, failure=failure_details(problem)) for name in found.functions]
-    else:
-        with Sandbox(path.resolve(), memory_mb, len(found.functions), timeout) as sandbox:
-            from mlquiz.grading import judge  # numpy, the specs and the references, while the child starts
+    with as_python(path) as (python_path, notebook):  # a notebook's code cells as a .py file
+        try:
+            report.source = python_path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            report.source = python_path.read_bytes().decode("utf-8", errors="replace")
+            problem = "your file is not UTF-8 text"
+        else:
+            problem = _static_problem(python_path, report.source)
+        if problem:
+            problem = notebook.locate(problem, str(python_path)) if notebook else problem
+            report.functions = [FunctionReport(name, FAIL, failure=failure_details(problem)) for name in found.functions]
+            for function in report.functions:
+                on_function and on_function(function)
+        else:
+            with Sandbox(python_path.resolve(), memory_mb, len(found.functions), timeout) as sandbox:
+                from mlquiz.grading import judge  # numpy, the specs and the references, while the child starts
 
-            judge.grade_in_sandbox(sandbox, found, seed, timeout, report)
+                judge.grade_in_sandbox(sandbox, found, seed, timeout, report, on_function=on_function)
+        if notebook:
+            notebook.locate_report(report, str(python_path.resolve()))
+            report.notes = notebook.notes
     report.seconds = time.perf_counter() - started
     return report
 

@@ -71,9 +71,10 @@ def run_reference(module, spec: FunctionSpec, case: Case):
     return results[-1]
 
 
-def grade_in_sandbox(sandbox, exercise: Exercise, seed: int, timeout: float, report) -> None:
+def grade_in_sandbox(sandbox, exercise: Exercise, seed: int, timeout: float, report, *,
+                     on_function=None) -> None:
     """Draw every function's cases, run them in ``sandbox``, and append a FunctionReport per
-    function to ``report``."""
+    function to ``report``; ``on_function(function_report)`` is called as each is finished."""
     specs = load_specs(exercise)
     cases = [draw_cases(spec, seed, i) for i, spec in enumerate(specs)]
     jobs = [_encode_job(spec, case) for spec, spec_cases in zip(specs, cases) for case in spec_cases]
@@ -86,6 +87,7 @@ def grade_in_sandbox(sandbox, exercise: Exercise, seed: int, timeout: float, rep
         indices = range(job, job + len(spec_cases))
         job += len(spec_cases)
         report.functions.append(_judge_function(spec, spec_cases, indices, run, reference))
+        on_function and on_function(report.functions[-1])
 
 
 def _judge_function(spec, cases, indices, run, reference) -> FunctionReport:

@@ -71,6 +71,7 @@ class Report:
     memory_mb: int = DEFAULT_MEMORY_MB
     seconds: float = 0.0
     source: str = field(default="", repr=False)  # the text graded (stored with the verdict)
+    notes: list = field(default_factory=list)  # what grading left out, e.g. a notebook's magics
 
     @property
     def passed(self) -> bool:

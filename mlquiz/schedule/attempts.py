@@ -32,6 +32,9 @@ from mlquiz.schedule.review import AGAIN, GOOD, HARD, RATINGS, Review, apply_rev
 from mlquiz.schedule.store import Store
 
 
+WITHHELD = "not a review: one review per exercise a watch session"  # the note of review=False
+
+
 class Attempt(NamedTuple):
     exercise: str
     attempt: int
@@ -149,13 +152,15 @@ def not_a_review(store: Store, exercise_id: str, source) -> str | None:
 
 
 def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bool,
-                   report=None, now: datetime | None = None,
-                   check: bool = False) -> Attempt | NotRecorded:
+                   report=None, now: datetime | None = None, check: bool = False, *,
+                   review: bool = True) -> Attempt | NotRecorded:
     """Store a graded file (its source and the report as JSON) and, in the same transaction,
     the review it makes (see the module docstring for the rules). Returns the details. With
     ``check`` (as ``record_reports`` does), a file that ``not_a_review`` refuses is not
     recorded: the answer is a ``NotRecorded`` (decided in the same transaction, so that two
-    gradings of one file at once make one review)."""
+    gradings of one file at once make one review). ``review=False`` stores the attempt without
+    a review (``mlquiz watch``: one review per exercise a session)."""
+    allow_review = review
     now = clock.current(now)
     exercise = exercise_named(exercise_id)
     item_id = f"exercise:{exercise.id}"
@@ -179,7 +184,7 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
         else:
             rating = AGAIN
         review = None
-        if passed or not _failed_today(store, item_id, now):
+        if allow_review and (passed or not _failed_today(store, item_id, now)):
             review = apply_review(store, item_id, rating, "grade", duration, now)
         if not passed:
             _request_cards(store, exercise.id, now)
@@ -189,7 +194,7 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
             "kind": "graded", "file_path": file_path, "source": text,
             "sha256": _sha(text), "passed": int(passed), "rating": rating,
             "review_id": review.id if review else None, "duration_seconds": duration,
-            "report": report_json, "note": None})
+            "report": report_json, "note": None if allow_review else WITHHELD})
     return Attempt(exercise.id, number, passed, rating, review, duration)
 
 
@@ -210,17 +215,20 @@ def _failed_today(store: Store, item_id: str, now: datetime) -> bool:
                        "LIMIT 1", (item_id, AGAIN, clock.format_time(start))) is not None
 
 
-def record_reports(db, reports, now: datetime | None = None) -> list[Attempt | NotRecorded]:
+def record_reports(db, reports, now: datetime | None = None, *,
+                   review: bool = True) -> list[Attempt | NotRecorded]:
     """Record grading reports (``mlquiz.grading.report.Report``: ``exercise``, ``file``,
     ``source``, ``passed``, ``to_dict()``) in the database at ``db`` (None: the default one).
     Returns an Attempt for each report, or a ``NotRecorded`` saying why the file is not a
-    review (``not_a_review``: decided from the source text, not from the report)."""
+    review (``not_a_review``: decided from the source text, not from the report).
+    ``review=False``: attempts only (``record_attempt``)."""
     now = clock.current(now)
     results = []
     with open_schedule(db) as store:
         for report in reports:
             results.append(record_attempt(store, report.exercise, Path(report.file), report.source,
-                                          report.passed, report, now, check=True))
+                                          report.passed, report, now, check=True,
+                                          review=review))
     return results
 
 

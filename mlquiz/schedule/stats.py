@@ -32,6 +32,9 @@ def history(store: Store, item: str | None = None, limit: int | None = None) -> 
     return rows
 
 
+FORECAST_DAYS = 30
+
+
 def _per_day(store: Store, table_sql: str, column: str, starts: list[str], dates: list,
              params=()) -> dict[str, int]:
     """How many rows of ``table_sql`` (a FROM clause with its WHERE) have ``column`` in each
@@ -48,13 +51,18 @@ def _per_day(store: Store, table_sql: str, column: str, starts: list[str], dates
 
 def stats(store: Store, now: datetime | None = None) -> dict:
     """Items by kind and state, due today, reviews a day over the last 30 days, measured
-    retention against the target, due items over the next 7 days, and progress per topic."""
+    retention against the target (over the 30 days, and day by day), due items a day over the
+    next 30 days (``forecast``: overdue items count today), and progress per topic.
+
+    Retention is measured on reviews of learned items (state review before the review): the
+    share rated Hard, Good or Easy. ``retention_per_day`` has, for each of the last 30 days,
+    ``reviews`` such reviews, ``recalled`` of them, and ``rate`` (None without reviews)."""
     now = clock.current(now)
     day = learner_day(store)
     today = day.date_of(now)  # the learner's days: they start at day_starts_at in their zone
-    dates = [today + timedelta(days=i) for i in range(-29, 7)]
+    dates = [today + timedelta(days=i) for i in range(-29, FORECAST_DAYS)]
     starts = [clock.format_time(day.start_of(d)) for d in dates] + [
-        clock.format_time(day.start_of(today + timedelta(days=7)))]
+        clock.format_time(day.start_of(today + timedelta(days=FORECAST_DAYS)))]
     month_ago = starts[0]
     with store.snapshot():
         counts = store.rows("SELECT kind, state, count(*) AS n FROM items WHERE active = 1 "
@@ -62,6 +70,10 @@ def stats(store: Store, now: datetime | None = None) -> dict:
         due_reviews = due_today(store, now)
         new_left = new_count(store, now)
         per_day = _per_day(store, "FROM reviews WHERE 1", "reviewed_at", starts[:31], dates[:30])
+        learned_per_day = _per_day(store, "FROM reviews WHERE state_before = ?", "reviewed_at",
+                                   starts[:31], dates[:30], (REVIEW,))
+        recalled_per_day = _per_day(store, "FROM reviews WHERE state_before = ? AND rating > 1",
+                                    "reviewed_at", starts[:31], dates[:30], (REVIEW,))
         recall = store.row(
             "SELECT count(*) AS n, coalesce(sum(rating > 1), 0) AS recalled FROM reviews "
             "WHERE reviewed_at >= ? AND state_before = ?", (month_ago, REVIEW))
@@ -85,7 +97,7 @@ def stats(store: Store, now: datetime | None = None) -> dict:
     for counts_of_kind in items.values():
         counts_of_kind["total"] = sum(counts_of_kind.values())
     days = [d.isoformat() for d in dates[:30]]
-    week = [d.isoformat() for d in dates[29:]]
+    ahead = [d.isoformat() for d in dates[29:]]
     topics = []
     for exercise in exercises():
         row = exercise_rows.get(exercise.id, {})
@@ -109,6 +121,13 @@ def stats(store: Store, now: datetime | None = None) -> dict:
         "retention": {"target": retention,
                       "measured": recall["recalled"] / recall["n"] if recall["n"] else None,
                       "reviews": recall["n"]},
-        "forecast": [{"date": d, "due": forecast_rows.get(d, 0)} for d in week],
+        "retention_per_day": [_recall_of_day(d, learned_per_day.get(d, 0),
+                                             recalled_per_day.get(d, 0)) for d in days],
+        "forecast": [{"date": d, "due": forecast_rows.get(d, 0)} for d in ahead],
         "topics": topics,
     }
+
+
+def _recall_of_day(day: str, reviews: int, recalled: int) -> dict:
+    return {"date": day, "reviews": reviews, "recalled": recalled,
+            "rate": recalled / reviews if reviews else None}
