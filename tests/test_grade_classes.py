@@ -1,0 +1,157 @@
+"""Each class of wrong implementation the grader must catch, with a case built for it.
+
+For every class, wrong implementations of that class (several styles where cheap, written
+here, not derived from the grader's own mistake formulas) must fail the function concerned,
+with the case built for the class named in the report, while the reference passes the same
+seeds (tests/test_grade_*.py grade the references on their own seeds too).
+"""
+
+import textwrap
+
+import pytest
+
+from conftest import mutant
+from mlquiz.curriculum import get_exercise
+from mlquiz.grading.engine import grade_file
+
+SEEDS = (0, 1)
+
+
+def override(tmp_path, exercise_id, source, old=None, new=None):
+    """The reference of an exercise with ``old`` replaced by ``new`` and ``source`` (functions
+    that replace the reference's) appended."""
+    return mutant(tmp_path, get_exercise(exercise_id), old, new, "\n\n" + textwrap.dedent(source))
+
+
+def assert_fails(path, function, label, seeds=SEEDS, also=None):
+    """``function`` fails on every seed, its first failing case being the one whose label
+    contains ``label`` (and its explanation ``also``, when given)."""
+    for seed in seeds:
+        report = grade_file(path, seed=seed)
+        f = report.function(function)
+        assert f.verdict == "fail", (seed, f.explanation)
+        assert label in f.failure["case"], (seed, f.explanation)
+        if also:
+            assert also in f.explanation, (seed, f.explanation)
+
+
+def assert_reference_passes(exercise_id, seeds=SEEDS):
+    for seed in seeds:
+        report = grade_file(get_exercise(exercise_id).reference_path, seed=seed)
+        assert report.passed, {f.name: f.explanation for f in report.functions if f.verdict != "pass"}
+
+
+# ---------------------------------------------------------------------------------------------
+# AdaBoost
+
+STUMP_BY_LOOPS = """
+def fit_stump(X, y, w):
+    # every feature, threshold and polarity in the curriculum's order, kept when {better}
+    best = None
+    total = float(np.sum(w))
+    for j in range(X.shape[1]):
+        values = np.unique(X[:, j])
+        for t in [values[0] - 1.0] + [(a + b) / 2 for a, b in zip(values[:-1], values[1:])]:
+            for p in {polarities}:
+                pred = np.where(X[:, j] <= t, p, -p)
+                err = sum(wi for wi, yi, pi in zip(w, y, pred) if yi != pi)
+                if best is None or {better}:
+                    best, stump = err, (j, float(t), p)
+    return stump
+"""
+
+
+def test_adaboost_reference_passes():
+    assert_reference_passes("adaboost")
+
+
+@pytest.mark.parametrize("source", [
+    "def weighted_error(w, y, pred):\n    return float(np.sum(w[pred != y]) / np.sum(w))\n",
+    "def weighted_error(w, y, pred):\n    return float(np.average(pred != y, weights=w))\n",
+])
+def test_normalised_weighted_error_fails(tmp_path, source):
+    assert_fails(override(tmp_path, "adaboost", source), "weighted_error",
+                 "weights that do not sum to 1", also="does not normalise")
+
+
+@pytest.mark.parametrize("polarities,better", [
+    ("(-1, 1)", "err < best - 1e-12 * total"),  # ties between polarities go to -1
+    ("(1, -1)", "err < best - 1e-12 * total or err <= best + 1e-12 * total and p == -1 "
+                "and stump[:2] == (j, float(t))"),
+])
+def test_polarity_ties_broken_towards_minus_one_fail(tmp_path, polarities, better):
+    path = override(tmp_path, "adaboost", STUMP_BY_LOOPS.format(polarities=polarities, better=better))
+    assert_fails(path, "fit_stump", "both polarities tie", also="expected (0,")
+
+
+@pytest.mark.parametrize("polarities,better", [
+    ("(1, -1)", "err < best"),  # no tolerance at all
+    ("(1, -1)", "err < best - 1e-12"),  # an absolute tolerance
+])
+def test_ties_without_the_relative_tolerance_fail(tmp_path, polarities, better):
+    path = override(tmp_path, "adaboost", STUMP_BY_LOOPS.format(polarities=polarities, better=better))
+    assert_fails(path, "fit_stump", "1e-1", also="feature differs")
+
+
+def test_tie_tolerance_not_scaled_by_the_total_weight_fails(tmp_path):
+    path = mutant(tmp_path, get_exercise("adaboost"), "errors[j] <= best + TIE_TOL * total",
+                  "errors[j] <= best + TIE_TOL")
+    assert_fails(path, "fit_stump", "weights that do not sum to 1")
+
+
+def test_stump_loops_with_the_tolerance_pass(tmp_path):
+    """The loop-based stump search above, written correctly, passes: the cases test the
+    contract, not the reference's summation order."""
+    path = override(tmp_path, "adaboost", STUMP_BY_LOOPS.format(
+        polarities="(1, -1)", better="err < best - 1e-12 * total"))
+    for seed in SEEDS:
+        assert grade_file(path, seed=seed).function("fit_stump").verdict == "pass"
+
+
+@pytest.mark.parametrize("error", [
+    "float(np.mean(pred != y))",  # the error rate
+    "float(np.sum(pred != y)) / len(y)",
+])
+def test_alpha_from_the_unweighted_error_count_fails(tmp_path, error):
+    source = f"""
+    def adaboost_fit(X, y, n_rounds):
+        w = np.full(len(y), 1.0 / len(y))
+        model = []
+        for _ in range(n_rounds):
+            stump = fit_stump(X, y, w)
+            pred = stump_predict(stump, X)
+            alpha = compute_alpha({error})
+            model.append((alpha, stump))
+            if weighted_error(w, y, pred) == 0:
+                break
+            w = update_weights(w, alpha, y, pred)
+        return model
+    """
+    report = grade_file(override(tmp_path, "adaboost", source), seed=0)
+    f = report.function("adaboost_fit")
+    assert f.verdict == "fail"
+    assert "its alpha is not" in f.explanation
+    assert "without the 1/2" not in f.explanation  # not the explanation that fits
+
+
+def test_a_stump_is_shown_whole(tmp_path):
+    path = override(tmp_path, "adaboost", """
+    _fit_stump = fit_stump
+
+    def fit_stump(X, y, w):
+        feature, threshold, polarity = _fit_stump(X, y, w)
+        return (feature, threshold, -polarity)
+    """)
+    f = grade_file(path, seed=0).function("fit_stump")
+    assert "expected (" in f.explanation and "polarity differs" in f.explanation
+    assert "inf" not in f.explanation
+
+
+def test_labels_are_counted(tmp_path):
+    path = override(tmp_path, "adaboost", """
+    def adaboost_predict(model, X):
+        f = sum(alpha * stump_predict(stump, X) for alpha, stump in model)
+        return -np.sign(f)
+    """)
+    f = grade_file(path, seed=0).function("adaboost_predict")
+    assert f.verdict == "fail" and " labels differ" in f.explanation
