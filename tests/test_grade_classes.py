@@ -155,3 +155,82 @@ def test_labels_are_counted(tmp_path):
     """)
     f = grade_file(path, seed=0).function("adaboost_predict")
     assert f.verdict == "fail" and " labels differ" in f.explanation
+
+
+# ---------------------------------------------------------------------------------------------
+# GBDT
+
+TREE_BY_RECURSION = """
+def _sse(v):
+    return float(np.sum((v - v.mean()) ** 2)) if len(v) else 0.0
+
+
+def fit_tree(X, r, max_depth, min_samples_leaf=1):
+    # a recursive CART tree as tuples; a split is kept when {keep}
+    X, r = np.asarray(X, dtype=float), np.asarray(r, dtype=float)
+    if max_depth == 0 or np.all(r == r[0]):
+        return ("leaf", float(np.mean(r)))
+    node, best = _sse(r), None
+    for j in range(X.shape[1]):
+        values = np.unique(X[:, j])
+        for a, b in zip(values[:-1], values[1:]):
+            t = (a + b) / 2
+            left = X[:, j] {side} t
+            if min(left.sum(), (~left).sum()) < min_samples_leaf:
+                continue
+            gain = node - _sse(r[left]) - _sse(r[~left])
+            if best is None or gain > best[0] + 1e-12 * node:
+                best = (gain, j, t)
+    if best is None or not ({keep}):
+        return ("leaf", float(np.mean(r)))
+    _, j, t = best
+    left = X[:, j] {side} t
+    return ("split", j, t, fit_tree(X[left], r[left], max_depth - 1, min_samples_leaf),
+            fit_tree(X[~left], r[~left], max_depth - 1, min_samples_leaf))
+
+
+def tree_predict(tree, X):
+    out = []
+    for x in np.asarray(X, dtype=float):
+        node = tree
+        while node[0] == "split":
+            node = node[3] if x[node[1]] {side} node[2] else node[4]
+        out.append(node[1])
+    return np.array(out)
+"""
+CORRECT_TREE = dict(keep="best[0] > 1e-12 * node", side="<=")
+
+
+def test_gbdt_reference_and_a_recursive_tree_pass(tmp_path):
+    assert_reference_passes("gbdt")
+    path = override(tmp_path, "gbdt", TREE_BY_RECURSION.format(**CORRECT_TREE))
+    for seed in SEEDS:
+        report = grade_file(path, seed=seed)
+        assert report.passed, {f.name: f.explanation for f in report.functions if f.verdict != "pass"}
+
+
+@pytest.mark.parametrize("style", ["recursive", "reference"])
+def test_a_split_that_gains_nothing_fails(tmp_path, style):
+    if style == "recursive":
+        path = override(tmp_path, "gbdt", TREE_BY_RECURSION.format(keep="best[0] >= 0", side="<="))
+    else:
+        path = mutant(tmp_path, get_exercise("gbdt"), "if best is None or best <= TOL * sse:",
+                      "if best is None:")
+    assert_fails(path, "fit_tree", "a node whose best split gains nothing")
+
+
+@pytest.mark.parametrize("style", ["recursive", "reference"])
+def test_the_no_gain_rule_in_absolute_terms_fails(tmp_path, style):
+    if style == "recursive":
+        path = override(tmp_path, "gbdt", TREE_BY_RECURSION.format(keep="best[0] > 1e-12", side="<="))
+    else:
+        path = mutant(tmp_path, get_exercise("gbdt"), "if best is None or best <= TOL * sse:",
+                      "if best is None or best <= TOL:")
+    assert_fails(path, "fit_tree", "targets at a tiny scale")
+    assert_fails(path, "gbdt_fit", "targets at a tiny scale")
+
+
+def test_less_than_in_the_fit_fails_between_adjacent_floats(tmp_path):
+    path = mutant(tmp_path, get_exercise("gbdt"), "    left = X[:, feature] <= threshold\n",
+                  "    left = X[:, feature] < threshold\n")
+    assert_fails(path, "fit_tree", "two adjacent floats")
