@@ -11,8 +11,9 @@ import textwrap
 import pytest
 
 from conftest import mutant
-from mlquiz.curriculum import get_exercise
+from mlquiz.curriculum import exercises, get_exercise
 from mlquiz.grading.engine import grade_file
+from mlquiz.grading.judge import load_specs
 
 SEEDS = (0, 1)
 
@@ -24,12 +25,20 @@ def override(tmp_path, exercise_id, source, old=None, new=None):
 
 
 def assert_fails(path, function, label, seeds=SEEDS, also=None):
-    """``function`` fails on every seed, its first failing case being the one whose label
-    contains ``label`` (and its explanation ``also``, when given)."""
+    """``function`` fails on every seed, and fails the case built for the class (the one whose
+    label contains ``label``) when graded on that case alone, which the report names (and its
+    explanation says ``also``, when given)."""
+    exercise = get_exercise(path.stem) or next(e for e in exercises() if e.file == path.name)
+    spec = next(s for s in load_specs(exercise) if s.name == function)
+    all_cases = spec.cases
     for seed in seeds:
-        report = grade_file(path, seed=seed)
-        f = report.function(function)
-        assert f.verdict == "fail", (seed, f.explanation)
+        assert grade_file(path, seed=seed).function(function).verdict == "fail"
+        spec.cases = lambda rng: [c for c in all_cases(rng) if label in c.label]
+        try:
+            f = grade_file(path, seed=seed).function(function)
+        finally:
+            spec.cases = all_cases
+        assert f.cases_total >= 1 and f.verdict == "fail", (seed, f.explanation)
         assert label in f.failure["case"], (seed, f.explanation)
         if also:
             assert also in f.explanation, (seed, f.explanation)
@@ -234,3 +243,40 @@ def test_less_than_in_the_fit_fails_between_adjacent_floats(tmp_path):
     path = mutant(tmp_path, get_exercise("gbdt"), "    left = X[:, feature] <= threshold\n",
                   "    left = X[:, feature] < threshold\n")
     assert_fails(path, "fit_tree", "two adjacent floats")
+
+
+# ---------------------------------------------------------------------------------------------
+# SVM, primal form
+
+REGULARISED_BIAS = """
+def fit_primal(X, y, C):
+    # dual coordinate descent on the SVM without a bias, a constant column {scale} appended:
+    # the bias b = {scale} v is regularised through v
+    X = np.hstack([np.asarray(X, dtype=float), np.full((len(y), 1), {scale})])
+    alpha, w = np.zeros(len(y)), np.zeros(X.shape[1])
+    sq = (X ** 2).sum(1)
+    for _ in range(3000):
+        for i in range(len(y)):
+            new = min(max(alpha[i] + (1.0 - y[i] * (X[i] @ w)) / sq[i], 0.0), C)
+            w += (new - alpha[i]) * y[i] * X[i]
+            alpha[i] = new
+    return w[:-1], float(w[-1] * {scale})
+"""
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+def test_a_regularised_bias_fails_far_from_the_origin(tmp_path, scale):
+    path = override(tmp_path, "svm_primal", REGULARISED_BIAS.format(scale=scale))
+    assert_fails(path, "fit_primal", "far from the origin", seeds=(0,))
+
+
+def test_svm_primal_reference_passes():
+    assert_reference_passes("svm_primal")
+
+
+@pytest.mark.parametrize("first", ["np.flatnonzero(alpha > 0)[0]", "int(np.argmax(alpha > 1e-8))"])
+def test_bias_from_the_first_support_vector_fails(tmp_path, first):
+    path = mutant(tmp_path, get_exercise("svm_primal"),
+                  "    if free.any():\n        return alpha, float(yg[free].mean())\n",
+                  f"    return alpha, float(yg[{first}])\n")
+    assert_fails(path, "fit_primal", "first support vector is bound", also="your w is right, your b is not")
