@@ -280,3 +280,42 @@ def test_bias_from_the_first_support_vector_fails(tmp_path, first):
                   "    if free.any():\n        return alpha, float(yg[free].mean())\n",
                   f"    return alpha, float(yg[{first}])\n")
     assert_fails(path, "fit_primal", "first support vector is bound", also="your w is right, your b is not")
+
+
+# ---------------------------------------------------------------------------------------------
+# SVM, dual form
+
+
+def test_svm_dual_reference_passes():
+    assert_reference_passes("svm_dual")
+
+
+@pytest.mark.parametrize("stop", [
+    "        if t * (violation - 0.5 * t * eta) < tol:  # the gain of this step\n            break\n",
+    "        if 0.5 * violation ** 2 / eta < tol:  # the unclipped step's gain\n            break\n",
+])
+def test_smo_stopping_on_a_small_step_fails_on_its_kkt_gap(tmp_path, stop):
+    path = mutant(tmp_path, get_exercise("svm_dual"),
+                  "        alpha[i] += y[i] * t\n", stop + "        alpha[i] += y[i] * t\n")
+    report = grade_file(path, seed=0)
+    f = report.function("smo_fit")
+    assert f.verdict == "fail", f.explanation
+    assert "KKT gap" in f.explanation and "stopped before" in f.explanation
+
+
+def test_smo_ignoring_gamma_is_told_to_check_its_kernel(tmp_path):
+    path = mutant(tmp_path, get_exercise("svm_dual"), "        K = rbf_kernel(X, X, gamma)\n",
+                  "        K = rbf_kernel(X, X, 1.0)\n")
+    f = grade_file(path, seed=0).function("smo_fit")
+    assert "gamma = 0.5 ignored" in f.explanation and "check the kernel matrix" in f.explanation
+    assert "stopped before" not in f.explanation
+
+
+def test_a_wrong_rbf_kernel_is_named_as_smo_fits_root_cause(tmp_path):
+    path = mutant(tmp_path, get_exercise("svm_dual"), "return np.exp(-gamma * np.maximum(sq_dist, 0.0))",
+                  "return np.exp(-np.maximum(sq_dist, 0.0))")
+    report = grade_file(path, seed=0)
+    assert report.function("rbf_kernel").verdict == "fail"
+    assert report.function("smo_fit").explanation.startswith("fix rbf_kernel first: smo_fit calls it")
+    assert "root_cause" not in (report.function("rbf_kernel").failure or {}) or \
+        not report.function("rbf_kernel").failure["root_cause"]
