@@ -319,3 +319,79 @@ def test_a_wrong_rbf_kernel_is_named_as_smo_fits_root_cause(tmp_path):
     assert report.function("smo_fit").explanation.startswith("fix rbf_kernel first: smo_fit calls it")
     assert "root_cause" not in (report.function("rbf_kernel").failure or {}) or \
         not report.function("rbf_kernel").failure["root_cause"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Lasso
+
+JACOBI_LASSO = """
+def lasso_fit(X, y, lam, n_iter=1000):
+    # every coordinate updated at once from the same residual ({how})
+    w = np.zeros(X.shape[1])
+    col_sq = (X ** 2).sum(0)
+    for _ in range(n_iter):
+        rho = X.T @ (y - X @ w) + col_sq * w
+        {update}
+    return w
+"""
+
+
+@pytest.mark.parametrize("how,update", [
+    ("plain", "w = np.sign(rho) * np.maximum(np.abs(rho) - lam, 0.0) / col_sq"),
+    ("as a gradient step", "u = w + X.T @ (y - X @ w) / col_sq\n"
+                           "        w = np.sign(u) * np.maximum(np.abs(u) - lam / col_sq, 0.0)"),
+])
+def test_a_jacobi_style_lasso_fails_on_correlated_columns(tmp_path, how, update):
+    path = override(tmp_path, "l1", JACOBI_LASSO.format(how=how, update=update))
+    assert_fails(path, "lasso_fit", "correlated columns", seeds=(0,))
+
+
+def test_l1_reference_and_fista_pass(tmp_path):
+    assert_reference_passes("l1")
+    path = override(tmp_path, "l1", """
+    def lasso_fit(X, y, lam, n_iter=1000):
+        # FISTA with step 1 / ||X||_2^2, run for 20 n_iter steps
+        step = 1.0 / np.linalg.norm(X, 2) ** 2
+        w = v = np.zeros(X.shape[1])
+        t = 1.0
+        for _ in range(20 * n_iter):
+            u = v + step * (X.T @ (y - X @ v))
+            w_next = np.sign(u) * np.maximum(np.abs(u) - step * lam, 0.0)
+            t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
+            v = w_next + (t - 1) / t_next * (w_next - w)
+            w, t = w_next, t_next
+        return w
+    """)
+    for seed in SEEDS:
+        assert grade_file(path, seed=seed).function("lasso_fit").verdict == "pass"
+
+
+def test_skipping_columns_of_squared_norm_one_fails_on_an_identity_design(tmp_path):
+    path = mutant(tmp_path, get_exercise("l1"), "if col_sq[j] == 0.0:", "if col_sq[j] == 1.0:")
+    assert_fails(path, "lasso_fit", "identity design")
+
+
+# ---------------------------------------------------------------------------------------------
+# Logistic regression
+
+
+@pytest.mark.parametrize("body", [
+    "return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))",
+    "return 0.5 * (1.0 + np.tanh(np.asarray(z, dtype=float) / 2))",
+    "z = np.asarray(z, dtype=float)\n    return np.where(z < -36, 0.0, 1.0 / (1.0 + np.exp(-np.maximum(z, -36))))",
+])
+def test_a_sigmoid_without_its_left_tail_fails(tmp_path, body):
+    path = override(tmp_path, "logistic_regression", f"def sigmoid(z):\n    {body}\n")
+    assert_fails(path, "sigmoid", "the left tail")
+
+
+def test_a_naive_sigmoid_is_the_root_cause_of_its_callers(tmp_path):
+    path = override(tmp_path, "logistic_regression",
+                    "def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))\n")
+    report = grade_file(path, seed=0)
+    for name, how in (("predict_proba", "calls it"), ("sigmoid_grad", "calls it"),
+                      ("gradient", "calls it through predict_proba")):
+        f = report.function(name)
+        assert f.verdict == "fail"
+        assert f.explanation.splitlines()[0] == f"fix sigmoid first: {name} {how}", f.explanation
+    assert not report.function("sigmoid").failure["root_cause"]

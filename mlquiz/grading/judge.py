@@ -412,9 +412,21 @@ def _name_root_causes(report, specs, cases) -> None:
         causes = {g for g in _reachable(graph, f.name) & failing if f.name not in _reachable(graph, g)}
         roots = sorted(g for g in causes if not _reachable(graph, g) & causes)
         if roots:
-            how = [f"{f.name} calls it" if root in _reachable(calls, f.name)
+            how = [_how_it_calls(calls, f.name, root) if root in _reachable(calls, f.name)
                    else f"{f.name} is graded on what your {root} returns" for root in roots]
             f.failure["root_cause"] = "; ".join(f"fix {root} first: {why}" for root, why in zip(roots, how))
+
+
+def _how_it_calls(calls, caller, callee) -> str:
+    """"f calls it", or "f calls it through g, h" along a shortest path of the call graph."""
+    paths, queue = {caller: [caller]}, [caller]
+    for name in queue:  # breadth first: the queue grows while it is walked
+        for next_name in sorted(calls.get(name, ())):
+            if next_name not in paths:
+                paths[next_name] = paths[name] + [next_name]
+                queue.append(next_name)
+    between = paths[callee][1:-1]
+    return f"{caller} calls it" + (f" through {', '.join(between)}" if between else "")
 
 
 def call_graph(source: str) -> dict:
