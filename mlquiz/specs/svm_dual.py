@@ -356,7 +356,7 @@ def _check_decision(case, got, expected):
     fitted, problem = _split_smo(case, got)
     if problem:
         return Mismatch("alpha", problem)
-    (alpha, b), (_, y, _, opt) = fitted, _problem_of(case)
+    (alpha, b), (_, y, C, opt) = fitted, _problem_of(case)
     f = opt["K_test"] @ (alpha * y) + b
     allowed = DECISION_RTOL * (1 + np.abs(opt["f_test"]).max())
     error = np.abs(f - opt["f_test"]).max()
