@@ -325,7 +325,7 @@ def smo_fit(X, y, C, kernel="linear", gamma=1.0, tol=1e-3, max_iter=100000):
     free = (alpha > 1e-12) & (alpha < C - 1e-12)
     if free.any():
         return alpha, float(s[free].mean())
-    return alpha, float(s.mean())
+    return alpha, float((s[up].max() + s[low].min()) / 2)  # no free multiplier: the KKT midpoint
 '''
 
 

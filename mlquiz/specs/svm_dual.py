@@ -58,11 +58,26 @@ def _ring_problem(rng, n):
     return X, y
 
 
-def _duplicated(rng, n):
-    """A linear problem of n points whose last point repeats the first with the other label:
-    along that pair eta = K_ii + K_jj - 2 K_ij is 0."""
+# Five points on which SMO with tol=1e-3 stops with every multiplier at a bound, while the
+# optimum (C = 0.1) has two free ones, one of them tiny (about 5e-4).
+_ALL_BOUND_AT_TOL = (np.array([[-1.363, -0.126], [0.58, 0.754], [-2.215, 0.073], [0.658, 0.253],
+                               [0.269, -0.115]]), np.array([-1.0, 1.0, -1.0, 1.0, 1.0]))
+
+
+def all_bound_at_tol(rng):
+    """The five points above, rotated and moved at random (the dual's solution and SMO's path
+    do not change): SMO's bias must come from its m and M, as no multiplier is free."""
+    X, y = _ALL_BOUND_AT_TOL
+    angle = rng.uniform(0, 2 * np.pi)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return X @ rotation.T + 3.0 * rng.normal(size=2), y.copy()
+
+
+def duplicated(rng, n):
+    """A linear problem of n points whose first two are one point with both labels (+1 first):
+    SMO's first maximal violating pair, along which eta = K_ii + K_jj - 2 K_ij is 0."""
     X, y = linear_problem(rng, n - 1, 2, False)
-    return np.vstack([X, X[:1]]), np.concatenate([y, -y[:1]])
+    return np.vstack([X[:1], X]), np.concatenate([[1.0, -1.0], y[1:]])
 
 
 def _kernel(X1, X2, kernel, gamma):
@@ -198,6 +213,15 @@ def _bias_cases(rng):
     # A multiplier of 5e-4 where the optimum has 0: with tol=1e-3 it does not count as free.
     alpha3 = opt3["alpha"].copy()
     alpha3[np.flatnonzero(alpha3 == 0)[0]] = 5e-4
+    # multipliers of exactly tol and C - tol (not free: tol < alpha < C - tol is strict) and,
+    # with the default tol of 1e-8, one of 5e-9 where the optimum has 0
+    edges = opt3["alpha"].copy()
+    zeros, bound = np.flatnonzero(edges == 0), np.flatnonzero(edges == C3)
+    edges[zeros[0]] = 1e-3
+    if bound.size:
+        edges[bound[0]] = C3 - 1e-3
+    tiny = opt["alpha"].copy()
+    tiny[np.flatnonzero(tiny == 0)[0]] = 5e-9
     return [
         Case("optimal alpha, linear kernel, N=30, C=1: free and bound support vectors",
              (opt["alpha"], opt["K"], y, C1)),
@@ -205,6 +229,9 @@ def _bias_cases(rng):
              (optr["alpha"], optr["K"], yr, C2)),
         Case("tol=1e-3, C=5: one alpha of 5e-4 counts as zero, not as free",
              (alpha3, opt3["K"], y3, C3), {"tol": 1e-3}),
+        Case("tol=1e-3, C=5: multipliers of exactly tol and C - tol are not free",
+             (edges, opt3["K"], y3, C3), {"tol": 1e-3}),
+        Case("default tol (1e-8): a multiplier of 5e-9 is not free", (tiny, opt["K"], y, C1)),
     ]
 
 
@@ -232,10 +259,15 @@ def _smo_cases(rng):
         ("RBF kernel (gamma=0.5), a ring, N=40, C=3",
          solved(rng, lambda r: _ring_problem(r, 40), 3.0, "rbf", 0.5)[:2], 3.0,
          {"kernel": "rbf", "gamma": 0.5}),
+        ("RBF kernel with its default gamma (1.0), a ring, N=30, C=2",
+         solved(rng, lambda r: _ring_problem(r, 30), 2.0, "rbf", 1.0)[:2], 2.0, {"kernel": "rbf"}),
         ("a tiny problem: two points, C=10 (a wrong step size overshoots and cycles)",
          solved(rng, lambda r: linear_problem(r, 2, 2, True), 10.0)[:2], 10.0, {}),
+        ("a bias that lands where no alpha is free although the optimum has a free support "
+         "vector (SMO stops with every alpha at a bound), N=5, C=0.1",
+         solved(rng, all_bound_at_tol, 0.1)[:2], 0.1, {}),
         ("duplicated points with opposite labels (the step's curvature is 0), N=24, C=1",
-         solved(rng, lambda r: _duplicated(r, 24), 1.0)[:2], 1.0, {}),
+         solved(rng, lambda r: duplicated(r, 24), 1.0)[:2], 1.0, {}),
     ]
     cases = [Case(label, (X, y, C), kwargs) for label, (X, y), C, kwargs in problems]
     X, y = problems[0][1]

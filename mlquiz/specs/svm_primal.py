@@ -16,7 +16,7 @@ import numpy as np
 from mlquiz.grading.numeric import compare, numerical_gradient
 from mlquiz.grading.references import load_reference
 from mlquiz.grading.spec import Case, Check, FunctionSpec, Mismatch, Mistake
-from mlquiz.specs.svm_dual import linear_problem, solved
+from mlquiz.specs.svm_dual import duplicated, linear_problem, solved
 
 ref = load_reference("svm_primal")
 
@@ -126,6 +126,8 @@ def _fit_cases(rng):
         Case("a problem with no free support vector (two points, C=0.2): b must still be "
              "optimal", _two_points(rng, 0.2)),
         Case("two points, C=10: both support vectors free", _two_points(rng, 10.0)),
+        Case("duplicated points with opposite labels (a curvature of 0 along that pair), N=24, "
+             "C=1", solved(rng, lambda r: duplicated(r, 24), 1.0)[:2] + (1.0,)),
     ]
 
 
