@@ -319,8 +319,13 @@ def show_case(failure, spec, case, event, reference, context) -> None:
     failure["inputs"] = {name: _show(value) for name, value in _named_args(call, reference)}
     if event is not None and event.get("ok") and not case.raises:
         try:
-            failure["got"] = _show(wire.decode(event.get("value"), np))
-            failure["expected"] = _show(run_reference(reference, spec, case))
+            got, expected = wire.decode(event.get("value"), np), run_reference(reference, spec, case)
+            prefix = ""
+            if failure.get("output") in spec.outputs and len(spec.outputs) > 1 \
+                    and isinstance(got, (list, tuple)) and len(got) == len(spec.outputs):
+                index = spec.outputs.index(failure["output"])  # only the wrong output
+                got, expected, prefix = got[index], expected[index], f"{failure['output']} = "
+            failure["got"], failure["expected"] = (prefix + _show(got, prefix), prefix + _show(expected, prefix))
         except Exception:  # shown for information only; the verdict stands without it
             pass
     name = f"{context['exercise']}-{spec.name}-seed{context['seed']}.npz"
@@ -368,8 +373,9 @@ def _render(value, module, arrays, key, earlier) -> str:
     return repr(value)
 
 
-def _show(value) -> str:
-    """A value as the report shows it: small arrays whole, large ones by their first rows."""
+def _show(value, prefix="") -> str:
+    """A value as the report shows it: small arrays whole, large ones by their first rows
+    (their lines aligned as if ``prefix`` came first)."""
     if isinstance(value, wire.Opaque):
         return repr(value)
     if isinstance(value, Call):
@@ -382,7 +388,7 @@ def _show(value) -> str:
         return "{" + ", ".join(f"{k!r}: {_show(v)}" for k, v in value.items()) + "}"
     if not isinstance(value, np.ndarray):
         return repr(value)
-    options = dict(precision=10, separator=", ", max_line_width=96, threshold=10**6)
+    options = dict(precision=10, separator=", ", max_line_width=96, threshold=10**6, prefix=prefix)
     if value.size <= SHOWN_ELEMENTS or value.ndim == 0:
         return np.array2string(value, **options)
     head = np.array2string(value[:SHOWN_ROWS] if value.ndim > 1 else value[:SHOWN_ELEMENTS // 2], **options)

@@ -53,6 +53,8 @@ class FunctionReport:
         tolerances = [f"{key} {f[key]:g}" for key in ("rtol", "atol") if f.get(key) is not None]
         if errors:
             lines[-1] += ": " + ", ".join(errors) + (f" ({', '.join(tolerances)})" if tolerances else "")
+        if f.get("mistake"):
+            lines.append(f"looks like a classic mistake: {f['mistake']}")
         if f.get("case"):
             shapes = ", ".join(f"{k} {v}" for k, v in (f.get("shapes") or {}).items())
             lines.append(f"first failing case: {f['case']}" + (f" [{shapes}]" if shapes else ""))
@@ -64,8 +66,6 @@ class FunctionReport:
         if f.get("case_file"):
             lines.append(f"this case is saved in {f['case_file']}; to replay it in Python:")
             lines.extend("    " + line for line in f["snippet"].splitlines())
-        if f.get("mistake"):
-            lines.append(f"looks like a classic mistake: {f['mistake']}")
         if f.get("traceback"):
             lines.append(f["traceback"].rstrip())
         return "\n".join(lines)
