@@ -8,7 +8,9 @@ between two distinct values of a feature (so on every threshold a tree can choos
 exactly on a threshold, which go left) and outside the data. Edge cases: max_depth 0 (the root
 is a leaf), a leaf with one sample, min_samples_leaf, constant targets, ties between features
 and thresholds (a duplicated column, repeated values), a batch of one, one tree, a learning
-rate of 1, a mean of y far from 0.
+rate of 1, a mean of y far from 0, a node whose best split gains nothing (XOR-like residuals
+below a real split: a leaf), targets at a tiny scale (1e-7: the no-gain rule is relative to the
+node's squared error) and two adjacent floats whose midpoint rounds to the lower one.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ subgradient is exactly 0 there), tiny but nonzero weights (it is +-lam there), v
 at +t and -t (the soft threshold gives 0), a single weight (d = 1), large and small magnitudes.
 
 ``lasso_fit`` has no unique output to compare value for value: it is graded with its default
-arguments on well-conditioned problems (N >= D, lam >= 0.05 max |X^T y|) on the objective it
-reaches, at most 1e-4 (relative) above the reference's optimum (coordinate descent run to a
+arguments on well-conditioned problems (N >= D, lam >= 0.05 max |X^T y|, also N close to 2 D
+with correlated columns and an identity design) on the objective it reaches, at most 1e-4 (relative) above the reference's optimum (coordinate descent run to a
 change of 1e-13, far tighter than that).
 """
 
@@ -131,7 +131,7 @@ def _check_zero_at_zero(case, got, expected):
 
 
 def _check_finite_differences(case, got, expected):
-    """Centred differences of lam * sum(|w|), written out here, where |w| is differentiable
+    """Centred differences of lam * sum(|w|) where |w| is differentiable
     (elements farther from 0 than the step)."""
     w, lam = case.args
     h = 1e-7 * max(1.0, float(np.abs(w).max()))

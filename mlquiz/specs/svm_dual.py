@@ -6,8 +6,12 @@ with the reference (``rbf_kernel`` also with a direct double loop). The multipli
 the bias from a bound one gives a visibly wrong answer. ``smo_fit`` has many correct answers
 (alpha is not unique, and any stopping point within ``tol`` will do), so it is graded on what
 every correct answer shares with the optimum, which is the reference's SMO run to a KKT
-violation of 1e-9 on the same problem: the dual objective, the constraints, and decision
-values on held-out points.
+violation of 1e-9 on the same problem: the constraints, the KKT gap of the returned alpha (at
+most 10 tol; when it is larger, whether alpha solves the dual for another kernel matrix says
+if the kernel or the stopping rule is at fault), the dual objective, and decision values on
+held-out points (when they are off, the bias of the learner's own alpha says if b alone is at
+fault). Its problems include two points, a duplicated point of both labels, the RBF kernel with
+its default gamma, and five points on which SMO stops with no free multiplier.
 """
 
 from __future__ import annotations

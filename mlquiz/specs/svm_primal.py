@@ -6,7 +6,10 @@ integer-valued data where some margins are exactly 1 in floating point (the conv
 hinge contributes 0 there). ``fit_primal`` has many correct answers (any solver, any b in a
 flat interval), so it is graded on the objective it reaches: at most 1e-3 (relative) above the
 optimum, which is the reference's fit on the same problem. Its problems are drawn as in the
-svm_dual spec (well-conditioned, so that solving the dual converges quickly).
+svm_dual spec (well-conditioned, so that solving the dual converges quickly), also far from the
+origin (the bias is not regularised), with a bound first support vector, with two points (no
+free support vector), and with a duplicated point of both labels. When the objective is too
+high, the best bias for the learner's w says whether w or b is at fault.
 """
 
 from __future__ import annotations
