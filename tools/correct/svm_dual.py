@@ -1,76 +1,72 @@
-"""svm_dual with kernels by loops and SMO with second-order working-set selection (Fan, Chen
-and Lin 2005): i the maximal violator, j the partner of the largest guaranteed gain (a correct
+"""svm_dual with kernels by loops and SMO with second-order working-set selection (a correct
 alternative)."""
 import numpy as np
 
 
 def linear_kernel(X1, X2):
-    return np.array([[float(a @ b) for b in X2] for a in X1]).reshape(len(X1), len(X2))
+    return np.einsum("md,nd->mn", X1, X2)
 
 
 def rbf_kernel(X1, X2, gamma):
-    return np.array([[np.exp(-gamma * float((a - b) @ (a - b))) for b in X2] for a in X1]).reshape(len(X1), len(X2))
+    diff = X1[:, None, :] - X2[None, :, :]
+    return np.exp(-gamma * np.einsum("mnd,mnd->mn", diff, diff))
 
 
 def dual_objective(alpha, K, y):
-    v = alpha * y
-    return float(np.sum(alpha) - 0.5 * np.einsum("i,ij,j->", v, K, v))
+    n = len(alpha)
+    quad = 0.0
+    for i in range(n):
+        for j in range(n):
+            quad += alpha[i] * alpha[j] * y[i] * y[j] * K[i, j]
+    return alpha.sum() - quad / 2
 
 
 def weights_from_dual(alpha, X, y):
-    return sum(a * t * x for a, t, x in zip(alpha, y, X))
+    return (alpha[:, None] * y[:, None] * X).sum(axis=0)
 
 
 def bias_from_dual(alpha, K, y, C, tol=1e-8):
-    free = [i for i in range(len(y)) if tol < alpha[i] < C - tol]
-    return float(np.mean([y[i] - sum(alpha[j] * y[j] * K[j, i] for j in range(len(y))) for i in free]))
+    values = [y[i] - sum(alpha[j] * y[j] * K[j, i] for j in range(len(y)))
+              for i in range(len(y)) if tol < alpha[i] < C - tol]
+    return sum(values) / len(values)
 
 
 def decision_function(alpha, b, K_test, y):
-    return np.array([sum(row * alpha * y) + b for row in K_test])
-
-
-def second_order_smo(K, y, C, tol, max_iter):
-    """(alpha, b) solving the dual with kernel matrix K."""
-    n = len(y)
-    alpha = np.zeros(n)
-    grad = -np.ones(n)  # gradient of f(alpha) = 0.5 a^T Q a - sum(a), Q = y y^T K
-    for _ in range(max_iter):
-        up = np.where(y > 0, alpha < C, alpha > 0)
-        low = np.where(y > 0, alpha > 0, alpha < C)
-        score = -y * grad
-        if not up.any() or not low.any():
-            break
-        i = int(np.flatnonzero(up)[np.argmax(score[up])])
-        m = score[i]
-        candidates = np.flatnonzero(low & (score < m))
-        if m - score[low].min() <= tol or candidates.size == 0:
-            break
-        b_ij = m - score[candidates]
-        a_ij = np.maximum(K[i, i] + K[candidates, candidates] - 2 * K[i, candidates], 1e-12)
-        j = int(candidates[np.argmax(b_ij**2 / a_ij)])
-        eta = max(K[i, i] + K[j, j] - 2 * K[i, j], 1e-12)
-        step = (score[i] - score[j]) / eta
-        step = min(step, C - alpha[i] if y[i] > 0 else alpha[i], alpha[j] if y[j] > 0 else C - alpha[j])
-        old_i, old_j = alpha[i], alpha[j]
-        alpha[i] = min(max(alpha[i] + y[i] * step, 0.0), C)
-        alpha[j] = min(max(alpha[j] - y[j] * step, 0.0), C)
-        grad += y * (K[:, i] * y[i] * (alpha[i] - old_i) + K[:, j] * y[j] * (alpha[j] - old_j))
-    score = -y * grad
-    free = (alpha > 0) & (alpha < C)
-    if free.any():
-        return alpha, float(score[free].mean())
-    up = np.where(y > 0, alpha < C, alpha > 0)
-    low = np.where(y > 0, alpha > 0, alpha < C)
-    return alpha, float((score[up].max() + score[low].min()) / 2)
+    return np.array([sum(a * yi * k for a, yi, k in zip(alpha, y, row)) + b for row in K_test])
 
 
 def smo_fit(X, y, C, kernel="linear", gamma=1.0, tol=1e-3, max_iter=100000):
+    # Second-order working-set selection (Fan, Chen & Lin 2005), minimisation form.
     if kernel == "linear":
-        K = X @ X.T
+        K = linear_kernel(X, X)
     elif kernel == "rbf":
-        sq = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
-        K = np.exp(-gamma * sq)
+        K = rbf_kernel(X, X, gamma)
     else:
-        raise ValueError(f"no kernel named {kernel!r}")
-    return second_order_smo(K, np.asarray(y, dtype=float), C, tol, max_iter)
+        raise ValueError(kernel)
+    n = len(y)
+    Q = y[:, None] * y[None, :] * K
+    alpha = np.zeros(n)
+    G = -np.ones(n)
+    for _ in range(max_iter):
+        up = ((y > 0) & (alpha < C)) | ((y < 0) & (alpha > 0))
+        low = ((y > 0) & (alpha > 0)) | ((y < 0) & (alpha < C))
+        s = -y * G
+        i = np.flatnonzero(up)[np.argmax(s[up])]
+        if s[i] - s[low].min() < tol:
+            break
+        cand = low & (s < s[i])
+        a = np.maximum(K[i, i] + np.diag(K) - 2 * K[i], 1e-12)
+        gain = np.where(cand, (s[i] - s) ** 2 / a, -np.inf)
+        j = int(np.argmax(gain))
+        # move along d_i = y_i t, d_j = -y_j t
+        t = (s[i] - s[j]) / a[j]
+        t = min(t, C - alpha[i] if y[i] > 0 else alpha[i], alpha[j] if y[j] > 0 else C - alpha[j])
+        old_i, old_j = alpha[i], alpha[j]
+        alpha[i] = min(max(alpha[i] + y[i] * t, 0.0), C)
+        alpha[j] = min(max(alpha[j] - y[j] * t, 0.0), C)
+        G += Q[:, i] * (alpha[i] - old_i) + Q[:, j] * (alpha[j] - old_j)
+    s = -y * G
+    free = (alpha > 1e-12) & (alpha < C - 1e-12)
+    if free.any():
+        return alpha, float(s[free].mean())
+    return alpha, float((s[up].max() + s[low].min()) / 2)  # no free multiplier: the KKT midpoint
