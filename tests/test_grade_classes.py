@@ -168,23 +168,25 @@ def test_labels_are_counted(tmp_path):
 NO_GAIN_RULE = "    if best is None or best[0] <= 1e-12 * node:\n"
 
 
+def wrong_no_gain_rule(tmp_path, style, recursive_rule, reference_rule):
+    """A tree whose no-gain rule is wrong: the recursive tree of tools/correct/ or the
+    reference, with their rule replaced."""
+    if style == "recursive":
+        return correct_with(tmp_path, "gbdt", NO_GAIN_RULE, f"    if {recursive_rule}:\n")
+    return mutant(tmp_path, get_exercise("gbdt"), "if best is None or best <= TOL * sse:",
+                  f"if {reference_rule}:")
+
+
 @pytest.mark.parametrize("style", ["recursive", "reference"])
 def test_a_split_that_gains_nothing_fails(tmp_path, style):
-    if style == "recursive":
-        path = correct_with(tmp_path, "gbdt", NO_GAIN_RULE, "    if best is None:\n")
-    else:
-        path = mutant(tmp_path, get_exercise("gbdt"), "if best is None or best <= TOL * sse:",
-                      "if best is None:")
+    path = wrong_no_gain_rule(tmp_path, style, "best is None", "best is None")
     assert_fails(path, "fit_tree", "a node whose best split gains nothing")
 
 
 @pytest.mark.parametrize("style", ["recursive", "reference"])
 def test_the_no_gain_rule_in_absolute_terms_fails(tmp_path, style):
-    if style == "recursive":
-        path = correct_with(tmp_path, "gbdt", NO_GAIN_RULE, "    if best is None or best[0] <= 1e-12:\n")
-    else:
-        path = mutant(tmp_path, get_exercise("gbdt"), "if best is None or best <= TOL * sse:",
-                      "if best is None or best <= TOL:")
+    path = wrong_no_gain_rule(tmp_path, style, "best is None or best[0] <= 1e-12",
+                              "best is None or best <= TOL")
     assert_fails(path, "fit_tree", "targets at a tiny scale")
     assert_fails(path, "gbdt_fit", "targets at a tiny scale")
 
