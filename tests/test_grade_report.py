@@ -4,7 +4,6 @@ own, bad options refused. Real files, the real sandbox and the real CLI."""
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -140,17 +139,12 @@ def test_large_inputs_are_shown_by_their_first_rows(tmp_path):
 def test_mlquizs_own_warnings_are_never_shown(tmp_path):
     """The classic-mistake formulas evaluated on a batch of one warn ("Degrees of freedom
     <= 0"); nothing of it reaches the learner."""
-    path = tmp_path / "bn_forward.py"
-    path.write_text(textwrap.dedent("""\
-        import numpy as np
-
-        def batchnorm_forward(x, gamma, beta, eps=1e-5):
-            var = x.var(0, ddof=1) if len(x) > 1 else np.ones(x.shape[1])
-            return gamma * (x - x.mean(0)) / np.sqrt(var + eps) + beta
-        """))
+    path = mutant(tmp_path, get_exercise("bn_backward"), "    return dx, (dout * x_hat)",
+                  "    return dx + 1e-3, (dout * x_hat)")
     result = run("grade", path, "--no-record", "--seed", "0")
-    assert result.returncode == 1
-    assert "Warning" not in result.stderr and "Degrees of freedom" not in result.stdout + result.stderr
+    assert result.returncode == 1 and "batchnorm_backward" in result.stdout
+    assert "Warning" not in result.stdout + result.stderr
+    assert "Degrees of freedom" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("seed", ["-1", str(2**32), "abc"])

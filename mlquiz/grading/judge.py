@@ -11,7 +11,9 @@ import importlib
 import inspect
 import os
 import tempfile
+import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +105,11 @@ def run_reference(module, spec: FunctionSpec, case: Case):
 def grade_in_sandbox(sandbox, exercise: Exercise, seed: int, timeout: float, report) -> None:
     """Draw every function's cases, run them in ``sandbox``, and append a FunctionReport per
     function to ``report`` (or set ``report.file_problem`` when the file did not load)."""
+    with quiet():
+        _grade_in_sandbox(sandbox, exercise, seed, timeout, report)
+
+
+def _grade_in_sandbox(sandbox, exercise, seed, timeout, report) -> None:
     specs = load_specs(exercise)
     cases = [draw_cases(spec, seed, i) for i, spec in enumerate(specs)]
     jobs = [_encode_job(spec, case) for spec, spec_cases in zip(specs, cases) for case in spec_cases]
@@ -116,14 +123,39 @@ def grade_in_sandbox(sandbox, exercise: Exercise, seed: int, timeout: float, rep
     reference = load_reference(exercise.id)
     context = dict(exercise=exercise.id, seed=seed, file=report.file)
     job = 0
-    # mlquiz's own formulas (references, checks, mistakes) may warn; the learner sees none of it
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        for spec, spec_cases in zip(specs, cases):
-            indices = range(job, job + len(spec_cases))
-            job += len(spec_cases)
-            report.functions.append(_judge_function(spec, spec_cases, indices, run, reference, context))
+    for spec, spec_cases in zip(specs, cases):
+        indices = range(job, job + len(spec_cases))
+        job += len(spec_cases)
+        report.functions.append(_judge_function(spec, spec_cases, indices, run, reference, context))
     _name_root_causes(report, specs, cases)
+
+
+_quiet_lock = threading.Lock()
+_quiet_users = 0
+_quiet_filters = None
+
+
+@contextmanager
+def quiet():
+    """mlquiz's own formulas (cases, references, checks, mistakes) may warn ("Degrees of
+    freedom <= 0" on a batch of one); the learner sees none of it. Warnings are silenced while
+    any thread grades (catch_warnings alone is not thread-safe: the first grader in installs
+    the filter, the last one out restores it); numpy's error state is per thread."""
+    global _quiet_users, _quiet_filters
+    with _quiet_lock:
+        if _quiet_users == 0:
+            _quiet_filters = warnings.catch_warnings()
+            _quiet_filters.__enter__()
+            warnings.simplefilter("ignore")
+        _quiet_users += 1
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    finally:
+        with _quiet_lock:
+            _quiet_users -= 1
+            if _quiet_users == 0:
+                _quiet_filters.__exit__(None, None, None)
 
 
 def _load_problem(run, memory_mb) -> str:
