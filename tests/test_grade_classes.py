@@ -319,3 +319,17 @@ def test_a_naive_sigmoid_is_the_root_cause_of_its_callers(tmp_path):
         assert f.verdict == "fail"
         assert f.explanation.splitlines()[0] == f"fix sigmoid first: {name} {how}", f.explanation
     assert not report.function("sigmoid").failure["root_cause"]
+
+
+def test_functions_graded_with_each_other_are_named_together_as_the_root_cause(tmp_path):
+    """A tree with median leaves fails fit_tree and tree_predict (each graded with the other:
+    which is wrong cannot be told) and, through them, both GBDT functions."""
+    path = mutant(tmp_path, get_exercise("gbdt"),
+                  "    if depth >= max_depth or np.all(r == r[0]):\n        return {\"value\": float(np.mean(r))}",
+                  "    if depth >= max_depth or np.all(r == r[0]):\n        return {\"value\": float(np.median(r))}")
+    report = grade_file(path, seed=0)
+    fit, predict = report.function("gbdt_fit"), report.function("gbdt_predict")
+    assert fit.failure["root_cause"] == ("fix fit_tree or tree_predict first (each is graded with "
+                                         "the other): gbdt_fit calls fit_tree")
+    assert predict.failure["root_cause"].endswith("gbdt_predict depends on fit_tree through gbdt_fit")
+    assert not report.function("fit_tree").failure["root_cause"]

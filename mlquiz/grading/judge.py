@@ -435,7 +435,9 @@ def _name_root_causes(report, specs, cases) -> None:
     """Add "fix sigmoid first: gradient calls it" to a failing function that reaches another
     failing graded function through the file's own call graph (its AST), or through the calls
     its cases chain (gbdt_predict is graded on the learner's gbdt_fit), when that function
-    does not reach it back. Only the deepest such functions are named."""
+    does not reach it back. Only the deepest such functions are named; functions that reach
+    each other (a fit graded through its predict, the predict on its fit) cannot be told apart
+    and are not named for each other."""
     failing = {f.name for f in report.functions if f.verdict == FAIL and f.failure}
     if len(failing) < 2:
         return
@@ -444,27 +446,48 @@ def _name_root_causes(report, specs, cases) -> None:
     for spec, spec_cases in zip(specs, cases):
         for case in spec_cases:
             graph.setdefault(spec.name, set()).update(_chained(case) - {spec.name})
+    reach = {name: _reachable(graph, name) for name in failing}
     for f in report.functions:
         if f.name not in failing:
             continue
-        causes = {g for g in _reachable(graph, f.name) & failing if f.name not in _reachable(graph, g)}
-        roots = sorted(g for g in causes if not _reachable(graph, g) & causes)
-        if roots:
-            how = [_how_it_calls(calls, f.name, root) if root in _reachable(calls, f.name)
-                   else f"{f.name} is graded on what your {root} returns" for root in roots]
-            f.failure["root_cause"] = "; ".join(f"fix {root} first: {why}" for root, why in zip(roots, how))
+        causes = {g for g in reach[f.name] & failing if f.name not in reach[g]}
+        # the deepest: every cause it reaches reaches it back (the same cycle)
+        roots = sorted(g for g in causes if all(g in reach[h] for h in reach[g] & causes))
+        groups = []  # roots that reach each other are graded with each other: named together
+        for root in roots:
+            group = next((g for g in groups if root in reach[g[0]]), None)
+            group.append(root) if group else groups.append([root])
+        if groups:
+            f.failure["root_cause"] = "; ".join(_fix_first(graph, calls, f.name, group) for group in groups)
 
 
-def _how_it_calls(calls, caller, callee) -> str:
-    """"f calls it", or "f calls it through g, h" along a shortest path of the call graph."""
-    paths, queue = {caller: [caller]}, [caller]
+def _fix_first(graph, calls, caller, group) -> str:
+    how = _how_it_depends(graph, calls, caller, group[0])
+    if len(group) == 1:
+        return f"fix {group[0]} first: {how}"
+    return (f"fix {' or '.join(group)} first (each is graded with the other): "
+            + how.replace(" it", " " + group[0], 1))
+
+
+def _how_it_depends(graph, calls, caller, callee) -> str:
+    """"f calls it" or "f calls it through g" along a shortest path of the file's call graph;
+    "f depends on it through g" when the path also goes through a case's chained call."""
+    path = _shortest_path(calls, caller, callee)
+    verb = "calls it"
+    if path is None:
+        path, verb = _shortest_path(graph, caller, callee), "depends on it"
+    between = path[1:-1]
+    return f"{caller} {verb}" + (f" through {', '.join(between)}" if between else "")
+
+
+def _shortest_path(graph, start, goal) -> list | None:
+    paths, queue = {start: [start]}, [start]
     for name in queue:  # breadth first: the queue grows while it is walked
-        for next_name in sorted(calls.get(name, ())):
+        for next_name in sorted(graph.get(name, ())):
             if next_name not in paths:
                 paths[next_name] = paths[name] + [next_name]
                 queue.append(next_name)
-    between = paths[callee][1:-1]
-    return f"{caller} calls it" + (f" through {', '.join(between)}" if between else "")
+    return paths.get(goal)
 
 
 def call_graph(source: str) -> dict:
