@@ -413,11 +413,16 @@ def _show(value, prefix="") -> str:
     if isinstance(value, Call):
         return f"your {value.function}(...)"
     if isinstance(value, (list, tuple)):
-        items = [_show(v) for v in value]
-        return ("(" if isinstance(value, tuple) else "[") + ", ".join(items) + (
-            ("," if len(items) == 1 else "") + ")" if isinstance(value, tuple) else "]")
+        opening, closing = ("(", ",)" if len(value) == 1 else ")") if isinstance(value, tuple) else ("[", "]")
+        items = [_show(v, prefix + " ") for v in value]
+        flat = opening + ", ".join(items) + closing
+        if len(flat) + len(prefix) <= 96 and "\n" not in flat:
+            return flat
+        return opening + (",\n" + " " * (len(prefix) + 1)).join(items) + closing  # one item a line
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: {_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float):
+        return f"{value:.10g}"
     if not isinstance(value, np.ndarray):
         return repr(value)
     options = dict(precision=10, separator=", ", max_line_width=96, threshold=10**6, prefix=prefix)
