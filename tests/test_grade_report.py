@@ -164,3 +164,25 @@ def test_too_little_memory_for_numpy_says_so():
     assert result.returncode == 1
     assert "--memory 64 MB is too small" in result.stdout
     assert "sys.exit" not in result.stdout
+
+
+def test_a_classic_mistake_is_named_only_when_it_is_the_one_that_fits():
+    from mlquiz.grading.judge import _matching_mistake
+    from mlquiz.grading.spec import Case, FunctionSpec, Mistake
+
+    case = Case("x", (np.array([1.0, 2.0]),))
+    doubled = Mistake("doubled", lambda x: 2 * x)
+    squared = Mistake("squared", lambda x: x**2)  # 2x and x^2 agree at 2, not at 1
+    spec = FunctionSpec("f", cases=lambda rng: [case], mistakes=(doubled, squared))
+    assert _matching_mistake(spec, case, np.array([2.0, 4.0])) == "doubled"
+    at_two = Case("x", (np.array([2.0]),))
+    assert _matching_mistake(spec, at_two, np.array([4.0])) is None  # both fit: neither is named
+
+
+def test_the_json_report_holds_the_file_problem(tmp_path):
+    import json
+
+    path = tmp_path / "taylor.py"
+    path.write_text("def taylor_polynomial(:\n")
+    data = json.loads(run("grade", path, "--json", "--no-record").stdout)
+    assert "syntax error" in data["file_problem"] and not data["passed"]
