@@ -186,3 +186,16 @@ def test_the_json_report_holds_the_file_problem(tmp_path):
     path.write_text("def taylor_polynomial(:\n")
     data = json.loads(run("grade", path, "--json", "--no-record").stdout)
     assert "syntax error" in data["file_problem"] and not data["passed"]
+
+
+def test_labels_may_be_of_any_numeric_dtype(tmp_path):
+    """The curriculum: predictions of -1 and +1 may be of any numeric dtype, float32 included."""
+    path = mutant(tmp_path, get_exercise("adaboost"), append="""
+
+_predict = adaboost_predict
+
+
+def adaboost_predict(model, X):
+    return _predict(model, X).astype(np.float32)
+""")
+    assert grade_file(path, seed=0).function("adaboost_predict").verdict == "pass"

@@ -274,7 +274,10 @@ def _unreadable(value) -> str | None:
 
 
 def _low_precision(spec, got) -> str | None:
-    """A float result held in less than float64 (float32, float16), whatever its values."""
+    """A float result held in less than float64 (float32, float16), whatever its values.
+    Labels are exempt: predictions of -1 and +1 may be of any numeric dtype."""
+    if spec.discrete and len(spec.outputs) == 1:
+        return None
     single = len(spec.outputs) == 1 or not isinstance(got, (list, tuple))
     for name, value in ([(spec.outputs[0], got)] if single else zip(spec.outputs, got)):
         dtype = _narrow_dtype(value)
