@@ -199,3 +199,17 @@ def adaboost_predict(model, X):
     return _predict(model, X).astype(np.float32)
 """)
     assert grade_file(path, seed=0).function("adaboost_predict").verdict == "pass"
+
+
+def test_a_case_is_not_saved_in_a_folder_others_may_write(tmp_path, monkeypatch):
+    from mlquiz.grading import judge
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setattr(judge, "case_folder", lambda: shared)
+    path = mutant(tmp_path, get_exercise("l2"), "return lam * np.asarray(w, dtype=float)",
+                  "return 2 * lam * np.asarray(w, dtype=float)")
+    f = grade_file(path, seed=5).function("l2_grad")
+    assert f.failure["case_file"] is None and f.failure["got"]
+    assert list(shared.iterdir()) == []

@@ -10,6 +10,7 @@ import ast
 import importlib
 import inspect
 import os
+import stat
 import tempfile
 import threading
 import warnings
@@ -343,6 +344,14 @@ def case_folder() -> Path:
     return Path(tempfile.gettempdir(), f"mlquiz-cases-{user}")
 
 
+def _private(folder: Path) -> bool:
+    """The folder is a real directory of this user's that no one else may write in (a shared
+    temporary folder must not let another user plant files or links there)."""
+    info = os.lstat(folder)
+    mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return stat.S_ISDIR(info.st_mode) and mine and not info.st_mode & 0o022
+
+
 def show_case(failure, spec, case, event, reference, context) -> None:
     """Add the first failing case's inputs, expected and returned values to ``failure``, and
     save the case to an .npz file with a two-line snippet that replays it in Python."""
@@ -367,6 +376,8 @@ def show_case(failure, spec, case, event, reference, context) -> None:
     try:
         folder = case_folder()
         folder.mkdir(mode=0o700, exist_ok=True)
+        if not _private(folder):
+            return
         np.savez(folder / name, **arrays)
     except OSError:
         return
