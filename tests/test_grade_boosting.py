@@ -82,11 +82,12 @@ def test_weights_not_renormalised_fail(tmp_path):
             "adaboost_fit": "weights not renormalised"})
 
 
-def test_unclipped_alpha_fails_with_the_warning(tmp_path):
+def test_unclipped_alpha_fails(tmp_path):
+    """err arrives as a Python float (the curriculum's type), so 1 / 0 raises."""
     path = mutant(tmp_path, ADABOOST,
                    "    err = float(np.clip(err, ERR_CLIP, 1.0 - ERR_CLIP))\n", "")
     _grade(path, {"compute_alpha", "adaboost_fit"},
-           {"compute_alpha": "divide by zero", "adaboost_fit": "ZeroDivisionError"})
+           {"compute_alpha": "ZeroDivisionError", "adaboost_fit": "ZeroDivisionError"})
 
 
 def test_stump_ignoring_the_weights_fails(tmp_path):
@@ -104,10 +105,12 @@ def test_stump_ties_broken_the_wrong_way_fail(tmp_path):
 
 
 def test_less_than_in_stump_predict_fails(tmp_path):
+    """adaboost_fit's model is graded itself: its stumps sit between sample values, so the
+    learner's own `<` in stump_predict does not change it."""
     path = mutant(tmp_path, ADABOOST, "np.where(X[:, feature] <= threshold",
                    "np.where(X[:, feature] < threshold")
-    _grade(path, {"stump_predict", "adaboost_fit", "adaboost_predict"},
-           {"stump_predict": "< instead of <="})
+    _grade(path, {"stump_predict", "adaboost_predict"},
+           {"stump_predict": "< instead of <=", "adaboost_predict": "labels differ"})
 
 
 def test_fit_going_on_after_a_perfect_stump_fails(tmp_path):

@@ -85,7 +85,7 @@ def test_a_traceback_names_the_cell_and_its_line(tmp_path):
 def test_an_error_while_loading_names_the_cell(tmp_path):
     cells = ["import numpy as np", "x = 1", "\n\ny = 1 / 0"]
     report = grade_file(notebook(tmp_path / "nb.ipynb", cells), exercise="bn_backward")
-    assert 'File "nb.ipynb", cell 3, line 3, in <module>' in report.functions[0].failure["traceback"]
+    assert 'File "nb.ipynb", cell 3, line 3, in <module>' in report.file_problem
 
 
 def test_a_syntax_error_names_the_cell(tmp_path):

@@ -291,3 +291,17 @@ def test_gbdt_starts_from_the_mean_and_shrinks_each_tree():
     np.testing.assert_allclose(gbdt.gbdt_predict(gbdt.gbdt_fit(X, y, 3, 0.5, 0), X), 3.0)
     model = gbdt.gbdt_fit(X, y, 1, 0.25, 1)
     np.testing.assert_allclose(gbdt.gbdt_predict(model, X), [2.5, 2.5, 3.5, 3.5])
+
+
+@pytest.mark.parametrize("total", [1.0, 1000.0, 1e-3])
+def test_stump_near_ties_within_the_tolerance_go_to_the_lowest_feature(total):
+    """Feature 0's best stump errs on sample 2 alone, feature 1's on sample 5 alone, whose
+    weight is 1e-14 of the total smaller: a tie (within 1e-12 of the total weight), so
+    feature 0 wins; 1e-11 of the total apart is no tie, and feature 1 wins. Without the
+    tolerance, or with it not scaled by the total weight, one of the two goes wrong."""
+    y = np.array([1.0, 1.0, 1.0, -1.0, -1.0, -1.0])
+    X = np.column_stack([[0.0, 1.0, 5.0, 2.0, 3.0, 4.0], [0.0, 1.0, 2.0, 3.0, 4.0, -1.0]])
+    for gap, feature in ((1e-14, 0), (1e-11, 1)):
+        w = np.array([0.9, 1.1, 0.15, 1.0, 0.95, 0.15]) * total / 4.25
+        w[5] = w[2] - gap * total
+        assert ada.fit_stump(X, y, w)[0] == feature, (gap, total)

@@ -17,6 +17,12 @@ def only(report):
     return function
 
 
+def said(report) -> str:
+    """What the report says about its one function: the file's problem, said once for the
+    whole file, or the function's own explanation."""
+    return report.file_problem or only(report).explanation
+
+
 def test_reference_passes(submission):
     report = grade_file(submission("bn_backward", CORRECT_BN))
     assert report.passed, only(report).explanation
@@ -24,9 +30,9 @@ def test_reference_passes(submission):
 
 def test_syntax_error_names_its_line(submission):
     path = submission("bn_backward", "import numpy as np\n\ndef batchnorm_backward(dout, x, gamma eps=1e-5):\n    pass\n")
-    f = only(grade_file(path))
-    assert f.verdict == "fail"
-    assert "syntax error at line 3" in f.explanation
+    report = grade_file(path)
+    assert only(report).verdict == "fail"
+    assert "syntax error at line 3" in said(report)
 
 
 def test_missing_function(submission):
@@ -78,9 +84,9 @@ def test_exiting_fails_clearly(submission, where, how):
     body = f"import os, sys\n{how}\n" if where == "import" else ""
     body += "def batchnorm_backward(dout, x, gamma, eps=1e-5):\n"
     body += f"    import os, sys\n    {how}\n" if where == "function" else "    return 0\n"
-    f = only(grade_file(submission("bn_backward", body), timeout=2))
-    assert f.verdict == "fail"
-    text = f.explanation
+    report = grade_file(submission("bn_backward", body), timeout=2)
+    assert only(report).verdict == "fail"
+    text = said(report)
     if where == "import":
         assert "failed to load" in text
     assert "SystemExit" in text or "exited with code 0" in text
@@ -191,15 +197,15 @@ def test_patching_numpy_comparisons_changes_nothing(submission):
     "import importlib\nbatchnorm_backward = importlib.import_module('mlquiz.grading.references').load_reference('bn_backward').batchnorm_backward",
 ])
 def test_importing_the_reference_fails(submission, cheat):
-    f = only(grade_file(submission("bn_backward", cheat + "\n")))
-    assert f.verdict == "fail"
-    assert "not mlquiz's reference" in f.explanation
+    report = grade_file(submission("bn_backward", cheat + "\n"))
+    assert only(report).verdict == "fail"
+    assert "not mlquiz's reference" in said(report)
 
 
 def test_other_libraries_are_not_available(submission):
-    f = only(grade_file(submission("bn_backward", "import scipy\n")))
-    assert f.verdict == "fail"
-    assert "ModuleNotFoundError" in f.explanation and "numpy and the standard library only" in f.explanation
+    report = grade_file(submission("bn_backward", "import scipy\n"))
+    assert only(report).verdict == "fail"
+    assert "ModuleNotFoundError" in said(report) and "numpy and the standard library only" in said(report)
 
 
 def test_underflow_is_not_a_warning_that_fails(submission):
@@ -240,9 +246,9 @@ def test_forged_events_on_the_result_pipe_cannot_crash_mlquiz(submission, forged
         os.write(int(sys.argv[3]), {(forged + chr(10) + '{"event": "done"}' + chr(10)).encode()!r})
         os._exit(0)
         """)
-    f = only(grade_file(path, timeout=2))
-    assert f.verdict == "fail"
-    assert f.explanation
+    report = grade_file(path, timeout=2)
+    assert only(report).verdict == "fail"
+    assert said(report)
 
 
 def test_slow_but_correct_passes(submission):

@@ -24,7 +24,8 @@ def grade_commands():
 @click.option("--exercise", "-e", metavar="NAME", help="Which exercise the file is (default: from its name).")
 @click.option("--all", "grade_all", is_flag=True,
               help="Grade every exercise file in the folder PATH (default: exercises/).")
-@click.option("--seed", type=int, help="Reproduce a run: the seed printed by an earlier report.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), metavar="0..4294967295",
+              help="Reproduce a run: the seed printed by an earlier report.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
               help="Time limit for each function over all its cases (default: the exercise's, 5 s for most).")
 @click.option("--memory", "memory_mb", type=click.IntRange(min=64), default=1024, show_default=True,
@@ -102,8 +103,11 @@ def _record(db, reports):
 def _print_report(report):
     click.echo(f"{click.style(report.exercise, bold=True)}: {report.title}")
     click.echo(f"file {report.file}, seed {report.seed}")
+    if report.file_problem:
+        click.echo(click.style("  your file cannot be graded: ", fg="red", bold=True)
+                   + report.file_problem.replace("\n", "\n    "))
     width = max(len(f.name) for f in report.functions)
-    for f in report.functions:
+    for f in report.functions if not report.file_problem else ():
         word, colour = SYMBOLS[f.verdict]
         line = f"  {click.style(word, fg=colour, bold=True)}  {f.name:<{width}}"
         if f.verdict == "pass":
@@ -124,7 +128,7 @@ def _print_report(report):
     noun = "function" if len(report.functions) == 1 else "functions"
     click.echo(f"\n{len(report.functions)} {noun}: {counts['pass']} passed, {counts['fail']} failed, "
                f"{counts['not_implemented']} not implemented ({report.seconds:.2f} s).")
-    if not report.passed:
+    if not report.passed and not report.file_problem:
         click.echo(f"Reproduce this run: mlquiz grade {report.file} --exercise {report.exercise} "
                    f"--seed {report.seed}")
 

@@ -17,7 +17,9 @@ The learner's code runs in this process, so nothing here is trusted by the gradi
 it only ever parses the JSON lines (never pickle) and compares in its own process.
 
 Wire format (``encode``/``decode``): JSON, where a numeric array or numpy scalar is
-``{"$a": base64 of little-endian bytes, "dtype": "f8"|"i8"|"b1", "shape": [...]}``, a tuple is
+``{"$a": base64 of little-endian bytes, "dtype": "f8"|"f4"|"f2"|"i8"|"b1", "shape": [...]}``
+(float32 and float16 keep their dtype, so that the grading process can refuse them), a Python
+float or int is a JSON number and decodes as a Python float or int, a tuple is
 ``{"$t": [...]}``, a Result placeholder ``{"$r": index}``, a nested call
 ``{"$c": {"function", "args", "kwargs"}}``, anything else that is not plain JSON
 ``{"$o": type name}`` (an opaque object, e.g. a learner's own tree).
@@ -30,7 +32,7 @@ import sys
 import time
 import traceback
 
-_DTYPES = {"f8": "<f8", "i8": "<i8", "b1": "|b1"}
+_DTYPES = {"f8": "<f8", "f4": "<f4", "f2": "<f2", "i8": "<i8", "b1": "|b1"}
 
 
 def encode(value, np):
@@ -39,16 +41,16 @@ def encode(value, np):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return value if abs(value) < 2**53 else encode(float(value), np)
-    if isinstance(value, float):
-        value = np.float64(value)
+    if type(value) is float:  # a Python float stays one (JSON writes inf and nan as Infinity, NaN)
+        return value
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
         if array.dtype.kind == "b":
             code = "b1"
         elif array.dtype.kind in "iu":
             code = "i8"
-        elif array.dtype.kind == "f":
-            code = "f8"
+        elif array.dtype.kind == "f" and array.dtype.itemsize in (2, 4, 8):
+            code = f"f{array.dtype.itemsize}"
         else:
             return {"$o": f"array of dtype {array.dtype}"}
         data = np.ascontiguousarray(array, dtype=_DTYPES[code]).tobytes()
@@ -114,7 +116,7 @@ def decode(data, np, max_elements=10**8):
         if array.size != int(np.prod(shape, dtype=np.int64)):
             raise ValueError("array size does not match its shape")
         array = array.reshape(shape).copy()
-        return array.astype(float) if code == "f8" else array
+        return array.astype(array.dtype.newbyteorder("="))
     if "$t" in data:
         return tuple(decode(v, np, max_elements) for v in data["$t"])
     if "$r" in data:

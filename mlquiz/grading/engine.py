@@ -17,11 +17,11 @@ from pathlib import Path
 
 from mlquiz.curriculum import UnknownExercise, get_exercise, require_exercise
 from mlquiz.grading.notebook import as_python, is_notebook
-from mlquiz.grading.report import (DEFAULT_MEMORY_MB, FAIL, FunctionReport, GradingError, Report,
-                                   failure_details)
+from mlquiz.grading.report import DEFAULT_MEMORY_MB, FAIL, FunctionReport, GradingError, Report
 from mlquiz.grading.sandbox import Sandbox
 
 FORBIDDEN_MODULES = ("mlquiz", "reference")
+MAX_SEED = 2**32 - 1
 
 
 def grade_file(path, exercise: str | None = None, seed: int | None = None,
@@ -48,6 +48,8 @@ def grade_file(path, exercise: str | None = None, seed: int | None = None,
         raise GradingError(f"cannot tell which exercise {path.name} is; name the file after an "
                            "exercise (e.g. bn_backward.py) or pass --exercise NAME")
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
+    if not 0 <= seed <= MAX_SEED:
+        raise GradingError(f"a seed is a whole number from 0 to {MAX_SEED}, not {seed}")
     timeout = found.timeout if timeout is None else float(timeout)
     report = Report(found.id, f"{found.title_en} ({found.title_zh})", str(path), seed,
                     timeout=timeout, memory_mb=memory_mb)
@@ -60,8 +62,8 @@ def grade_file(path, exercise: str | None = None, seed: int | None = None,
         else:
             problem = _static_problem(python_path, report.source)
         if problem:
-            problem = notebook.locate(problem, str(python_path)) if notebook else problem
-            report.functions = [FunctionReport(name, FAIL, failure=failure_details(problem)) for name in found.functions]
+            report.file_problem = notebook.locate(problem, str(python_path)) if notebook else problem
+            report.functions = [FunctionReport(name, FAIL) for name in found.functions]
             for function in report.functions:
                 on_function and on_function(function)
         else:

@@ -65,6 +65,7 @@ class NotebookCode:
 
     def locate_report(self, report, filename: str) -> None:
         """Name cells in every failure of ``report`` (a Report graded from ``filename``)."""
+        report.file_problem = self.locate(report.file_problem, filename)
         for function in report.functions:
             if function.failure:
                 for key in ("message", "traceback"):

@@ -54,6 +54,46 @@ def compare(got, expected, rtol: float, atol: float, name: str = "out") -> Misma
     )
 
 
+def compare_discrete(got, expected, outputs, rtol: float, atol: float) -> Mismatch | None:
+    """Compare a discrete result: several numbers (a stump (feature, threshold, polarity)),
+    shown whole as "expected (1, 0.35, +1), got (0, 0.35, +1)", integers compared exactly and
+    floats within rtol/atol; or one array of labels, compared exactly and counted ("12 of 40
+    labels differ")."""
+    if len(outputs) == 1:
+        name = outputs[0]
+        mismatch = compare(got, expected, 0.0, 0.0, name)
+        if mismatch is None or mismatch.max_abs_error is None:
+            return mismatch
+        g = np.asarray(got, dtype=float).reshape(np.shape(expected))
+        e = np.asarray(expected, dtype=float)
+        wrong = np.flatnonzero((g != e).reshape(-1))
+        first = int(wrong[0])
+        return Mismatch(name, f"{wrong.size} of {e.size} labels differ (the first at index {first}: "
+                              f"expected {_number(e.flat[first], True)}, got {_number(g.flat[first], True)})")
+    count = len(got) if isinstance(got, (tuple, list)) else None
+    if count != len(outputs):
+        return Mismatch(outputs[0], f"expected {len(outputs)} values ({', '.join(outputs)}), got "
+                                    f"{count if count is not None else 'a single value'}")
+    for name, g, e in zip(outputs, got, expected):
+        if np.size(g) != 1:
+            return Mismatch(name, f"{name} must be a single number, got shape {np.shape(g)}")
+        g, e = float(np.asarray(g, dtype=float).reshape(())), float(e)
+        exact = float(e).is_integer()
+        if (g != e) if exact else not abs(g - e) <= atol + rtol * abs(e):
+            signed = [n == "polarity" for n in outputs]
+            shown = [tuple(_number(v, s) for v, s in zip(values, signed)) for values in (expected, got)]
+            return Mismatch(name, f"expected ({', '.join(shown[0])}), got ({', '.join(shown[1])}): "
+                                  f"{name} differs")
+    return None
+
+
+def _number(value, signed=False) -> str:
+    value = float(np.asarray(value, dtype=float).reshape(()))
+    if value.is_integer() and abs(value) < 2**53:
+        return f"{int(value):+d}" if signed else str(int(value))
+    return f"{value:.10g}"
+
+
 def numerical_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     """Centred finite differences of the scalar function ``f`` at ``x`` (any shape):
     (f(x + h e_i) - f(x - h e_i)) / (2 h) for every element i. ``x`` is not modified."""

@@ -24,8 +24,11 @@ class FunctionReport:
 
     ``failure`` (None when it passed) holds the first failing case: ``case`` (its label),
     ``shapes``, ``output`` (which returned value is wrong), ``message``, ``max_abs_error``,
-    ``max_rel_error``, ``rtol``, ``atol``, ``mistake`` (a classic mistake it matches) and
-    ``traceback`` (trimmed to the learner's file), any of which may be None.
+    ``max_rel_error``, ``rtol``, ``atol``, ``mistake`` (the one classic mistake it matches),
+    ``traceback`` (trimmed to the learner's file), ``root_cause`` ("fix sigmoid first: gradient
+    calls it"), ``inputs`` (name -> the value as text), ``expected`` and ``got`` (as text),
+    ``case_file`` (the case saved as .npz) and ``snippet`` (two lines of Python that load it
+    and call the learner's function), any of which may be None.
     """
 
     name: str
@@ -42,24 +45,43 @@ class FunctionReport:
             return ""
         f = self.failure
         lines = [f["message"]]
+        if f.get("root_cause"):
+            lines.insert(0, f["root_cause"])
         errors = [f"{label} {f[key]:.3g}" for key, label in
                   (("max_abs_error", "max abs error"), ("max_rel_error", "max rel error"))
                   if f.get(key) is not None]
         tolerances = [f"{key} {f[key]:g}" for key in ("rtol", "atol") if f.get(key) is not None]
         if errors:
-            lines[0] += ": " + ", ".join(errors) + (f" ({', '.join(tolerances)})" if tolerances else "")
+            lines[-1] += ": " + ", ".join(errors) + (f" ({', '.join(tolerances)})" if tolerances else "")
+        if f.get("mistake"):
+            lines.append(f"looks like a classic mistake: {f['mistake']}")
         if f.get("case"):
             shapes = ", ".join(f"{k} {v}" for k, v in (f.get("shapes") or {}).items())
             lines.append(f"first failing case: {f['case']}" + (f" [{shapes}]" if shapes else ""))
-        if f.get("mistake"):
-            lines.append(f"looks like a classic mistake: {f['mistake']}")
+        for name, text in (f.get("inputs") or {}).items():
+            lines.append(_labelled(f"  {name} = ", text))
+        for key in ("expected", "got"):
+            if f.get(key) is not None:
+                lines.append(_labelled(f"  {key}: ", f[key]))
+        if f.get("case_file"):
+            lines.append(f"this case is saved in {f['case_file']}; to replay it in Python:")
+            lines.extend("    " + line for line in f["snippet"].splitlines())
         if f.get("traceback"):
             lines.append(f["traceback"].rstrip())
         return "\n".join(lines)
 
 
+def _labelled(label, text) -> str:
+    """``label`` then ``text``, its continuation lines indented under the first."""
+    return label + text.replace("\n", "\n" + " " * len(label))
+
+
 @dataclass
 class Report:
+    """The verdict on one file. ``file_problem`` says why the whole file could not be graded
+    (a syntax error, not UTF-8, an import that fails or is forbidden, too little memory for
+    numpy), once for the file; every function then fails without a failure of its own."""
+
     exercise: str
     title: str
     file: str
@@ -70,6 +92,7 @@ class Report:
     timeout: float = 0.0
     memory_mb: int = DEFAULT_MEMORY_MB
     seconds: float = 0.0
+    file_problem: str | None = None
     source: str = field(default="", repr=False)  # the text graded (stored with the verdict)
     notes: list = field(default_factory=list)  # what grading left out, e.g. a notebook's magics
 
@@ -95,6 +118,8 @@ class Report:
 
 def failure_details(message, **details) -> dict:
     failure = dict(case=None, shapes=None, output=None, message=message, max_abs_error=None,
-                   max_rel_error=None, rtol=None, atol=None, mistake=None, traceback=None)
+                   max_rel_error=None, rtol=None, atol=None, mistake=None, traceback=None,
+                   root_cause=None, inputs=None, expected=None, got=None, case_file=None,
+                   snippet=None)
     failure.update(details)
     return failure

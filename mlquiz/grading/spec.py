@@ -131,7 +131,9 @@ class FunctionSpec:
     cases: rng -> list of Case.
     compare_to_reference: compare with the reference's output within rtol/atol; turn it off
         where the answer is not unique (fits graded on their objective) and use checks.
-    exact: compare with == (ints, stumps, labels) instead of tolerances.
+    discrete: the result is discrete, compared and shown as such: several numbers (a stump:
+        integers exactly, floats within rtol/atol, "expected (1, 0.35, +1), got (0, 0.35, +1)")
+        or one array of labels, compared exactly ("12 of 40 labels differ").
     """
 
     name: str
@@ -142,4 +144,4 @@ class FunctionSpec:
     compare_to_reference: bool = True
     checks: tuple = ()
     mistakes: tuple = ()
-    exact: bool = False
+    discrete: bool = False

@@ -1,25 +1,25 @@
 """Grading spec of the adaboost exercise (CURRICULUM.md, **adaboost**).
 
 Every function is compared with the reference on small random cases and on the curriculum's
-edge cases: a weighted error of exactly 0 and 1, an error of 0 or 1 given to ``compute_alpha``
-(clipped, so alpha stays finite), separable data (a stump with zero weighted error, which ends
-the fit), samples exactly on a threshold, ties between features and between thresholds (a
-duplicated column, repeated values, uniform weights), a single class, a batch of one, and a
-score of exactly 0 (predicted +1). ``fit_stump`` is compared output by output (feature,
-threshold, polarity); ``adaboost_fit`` is graded through the learner's own ``adaboost_predict``
-on the training points, on every candidate threshold and outside the data (where the score is
-clearly not 0; an exact 0 is graded on its own, with votes that cancel exactly), and once
-directly (the model's format, a list of (alpha, stump), is the curriculum's): a zero-error stump
-ends the fit.
+edge cases: a weighted error of exactly 0 and 1, weights that do not sum to 1 (weighted_error
+does not normalise), an error of 0 or 1 given to ``compute_alpha`` (clipped, so alpha stays
+finite), separable data (a stump with zero weighted error, which ends the fit), samples exactly
+on a threshold, ties between features and between thresholds (a duplicated column, repeated
+values, uniform weights), ties between polarities, near-ties within and beyond the tolerance
+(1e-12 of the total weight, with totals of 1, 1000 and 1e-3), a single class, a batch of one,
+and a score of exactly 0 (predicted +1). ``fit_stump`` is compared output by output (feature,
+threshold, polarity) and shown whole; ``adaboost_fit``'s model is graded round by round: each
+stump exactly, each alpha within 1e-9 (relative), and its length (a zero-error stump ends the
+fit). Predictions are labels: "3 of 40 labels differ".
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mlquiz.grading.numeric import compare
+from mlquiz.grading.numeric import compare, compare_discrete
 from mlquiz.grading.references import load_reference
-from mlquiz.grading.spec import Call, Case, Check, FunctionSpec, Mistake, Result
+from mlquiz.grading.spec import Case, Check, FunctionSpec, Mismatch, Mistake
 
 ref = load_reference("adaboost")
 
@@ -81,11 +81,6 @@ def _away_from_zero(model, X):
     return X[np.abs(_score(model, X)) > 1e-9 * scale]
 
 
-def fit_points(X, y, n_rounds):
-    """The test points (above) where the reference model's score is clearly not 0."""
-    return _away_from_zero(ref.adaboost_fit(X, y, n_rounds), test_points(X))
-
-
 def _weighted_error_cases(rng):
     w = rng.dirichlet(np.ones(10))
     y = _labels(rng, 10)
@@ -98,6 +93,8 @@ def _weighted_error_cases(rng):
         Case("every prediction right: an error of exactly 0", (w1, y1, y1.copy())),
         Case("every prediction wrong: an error of sum(w) = 1", (w1, y1, -y1)),
         Case("N=1: a batch of one", (np.array([1.0]), np.array([1.0]), np.array([-1.0]))),
+        Case("weights that do not sum to 1 (weighted_error does not normalise)",
+             (rng.uniform(0.5, 3.0, size=9), _labels(rng, 9), _labels(rng, 9))),
     ]
 
 
@@ -154,7 +151,44 @@ def _stump_cases(rng):
         Case("a single class: the best stump puts everything on one side (min - 1)",
              (Xc, np.ones(6), np.full(6, 1.0 / 6))),
         Case("N=1: a batch of one", (rng.normal(size=(1, 2)), np.array([-1.0]), np.array([1.0]))),
+        Case("a stump search where both polarities tie at the minimum (opposite labels of equal "
+             "weight at every value): polarity +1 wins", _polarity_tie(rng)),
+        Case("near-ties with non-dyadic weights: two features' errors 1e-14 of the total weight "
+             "apart, where summation order moves the last bits (tied: the lowest feature wins)",
+             _near_tie(rng, total=1.0, gap=1e-14)),
+        Case("weights that do not sum to 1 (total 1000): errors 1e-14 of the total weight apart "
+             "are tied (the tolerance scales with the total weight)",
+             _near_tie(rng, total=1000.0, gap=1e-14)),
+        Case("weights that do not sum to 1 (total 1e-3): errors 1e-11 of the total weight apart "
+             "are not tied (the tolerance scales with the total weight)",
+             _near_tie(rng, total=1e-3, gap=1e-11)),
     ]
+
+
+def _polarity_tie(rng):
+    """X (2k, 2) with each value of each feature held by one +1 and one -1 sample of equal
+    weight (weights not summing to 1): every candidate stump errs on exactly half the weight,
+    so both polarities tie everywhere and (0, min - 1, +1) wins."""
+    k = 5
+    X = np.repeat(rng.normal(size=(k, 2)), 2, axis=0)
+    w = np.repeat(rng.uniform(0.05, 0.3, size=k), 2)
+    y = np.tile([1.0, -1.0], k)
+    return X, y, w
+
+
+def _near_tie(rng, total, gap):
+    """X (6, 2), y, w (summing to ``total``) where feature 0's best stump errs on sample 2
+    alone and feature 1's on sample 5 alone, with w[5] = w[2] - gap * total: within the tie
+    tolerance (1e-12 of the total weight) when gap is below it, so feature 0 wins; beyond it
+    otherwise, so feature 1 wins. Other candidates err by far more."""
+    y = np.array([1.0, 1.0, 1.0, -1.0, -1.0, -1.0])
+    X = np.column_stack([[0.0, 1.0, 5.0, 2.0, 3.0, 4.0], [0.0, 1.0, 2.0, 3.0, 4.0, -1.0]])
+    X = X * rng.uniform(0.5, 2.0) + rng.normal()
+    w = rng.uniform(0.8, 1.2, size=6)
+    w[2] = w[5] = rng.uniform(0.1, 0.2)
+    w = w * (total / w.sum())
+    w[5] = w[2] - gap * total
+    return X, y, w
 
 
 def _stump_predict_cases(rng):
@@ -171,25 +205,18 @@ def _stump_predict_cases(rng):
 
 
 def _fit_cases(rng):
+    """adaboost_fit is graded on the model itself, round by round (the curriculum fixes its
+    format, a list of (alpha, stump))."""
     X, y = _data(rng, 24, 3)
     X1, y1 = _data(rng, 10, 2)
     Xt, yt = _tied_data(rng, 14)
     Xs, ys = _separable(rng, 12)
-    x_one = rng.normal(size=(1, 2))
-
-    def case(label, X, y, n_rounds):
-        return Case(label + " (your adaboost_predict on X_test)", (X, y, n_rounds),
-                    then=(Call("adaboost_predict", (Result(0), fit_points(X, y, n_rounds))),))
-
     return [
-        case("N=24, D=3, 6 rounds", X, y, 6),
-        case("n_rounds=1: a single stump", X1, y1, 1),
-        case("repeated values and a duplicated column: ties; 4 rounds", Xt, yt, 4),
-        case("separable data: the first stump has zero error and ends the fit", Xs, ys, 5),
-        case("N=1: a batch of one", x_one, np.array([1.0]), 3),
-        # the one place where the model itself is compared: the curriculum fixes its format
-        Case("separable data, the model itself: [(alpha, stump)], the zero-error stump ends "
-             "the fit", (Xs, ys, 5)),
+        Case("N=24, D=3, 6 rounds", (X, y, 6)),
+        Case("n_rounds=1: a single stump", (X1, y1, 1)),
+        Case("repeated values and a duplicated column: ties; 4 rounds", (Xt, yt, 4)),
+        Case("separable data: the first stump has zero error and ends the fit", (Xs, ys, 5)),
+        Case("N=1: a batch of one", (rng.normal(size=(1, 2)), np.array([1.0]), 3)),
     ]
 
 
@@ -217,6 +244,33 @@ def _check_normalised(case, got, expected):
     return compare(np.sum(got), 1.0, rtol=0.0, atol=1e-12, name="the sum of the new weights")
 
 
+STUMP = ("feature", "threshold", "polarity")
+ALPHA_RTOL = 1e-9
+
+
+def _check_model(case, got, expected):
+    """The model round by round: each stump exactly (its threshold within 1e-12), each alpha
+    within ALPHA_RTOL, and as many rounds as the reference (a zero-error stump ends the fit)."""
+    if not isinstance(got, (list, tuple)):
+        return Mismatch("model", "adaboost_fit returns a list of (alpha, stump) pairs, one per round")
+    for m, (g, e) in enumerate(zip(got, expected), start=1):
+        if not (isinstance(g, (list, tuple)) and len(g) == 2 and isinstance(g[1], (list, tuple))):
+            return Mismatch("model", f"round {m} is not a pair (alpha, (feature, threshold, polarity))")
+        wrong_stump = compare_discrete(g[1], e[1], STUMP, 1e-12, 1e-12)
+        if wrong_stump:
+            return Mismatch("model", f"round {m}: the stump is wrong: {wrong_stump.message}")
+        wrong_alpha = compare(g[0], e[0], ALPHA_RTOL, 1e-12, f"alpha of round {m}")
+        if wrong_alpha:
+            wrong_alpha.message = (f"round {m}: its stump is right, its alpha is not: expected "
+                                   f"{e[0]:.10g}, got {float(np.asarray(g[0], dtype=float).reshape(-1)[0]):.10g}")
+            return wrong_alpha
+    if len(got) != len(expected):
+        why = (" (a stump with exactly zero weighted error ends the fit)"
+               if len(got) > len(expected) else "")
+        return Mismatch("model", f"the model has {len(got)} rounds, expected {len(expected)}{why}")
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Classic mistakes (each returns what the mistaken formula gives on the case's inputs)
 
@@ -228,24 +282,24 @@ def _stump_at_a_value(X, y, w):
     return (feature, float(below.max()) if below.size else threshold, polarity)
 
 
-def _boost(X, y, n_rounds, half=0.5, normalise=True):
-    """AdaBoost with alpha = half * log((1 - e) / e) and optionally unnormalised weights;
-    its predictions on fit_points(X, y, n_rounds)."""
-    points = fit_points(X, y, n_rounds)
+def _boost(X, y, n_rounds, half=0.5, normalise=True, count_errors=False):
+    """The model of AdaBoost with alpha = half * log((1 - e) / e), e the weighted error (or the
+    fraction of mistakes if ``count_errors``), and optionally unnormalised weights."""
     w = np.full(len(y), 1.0 / len(y))
-    f = np.zeros(len(points))
+    model = []
     for _ in range(n_rounds):
         stump = ref.fit_stump(X, y, w)
         pred = ref.stump_predict(stump, X)
-        err = float(np.clip(np.sum(w[pred != y]), 1e-10, 1 - 1e-10))
-        alpha = half * np.log((1 - err) / err)
-        f += alpha * ref.stump_predict(stump, points)
+        err = float(np.mean(pred != y)) if count_errors else float(np.sum(w[pred != y]))
+        clipped = float(np.clip(err, 1e-10, 1 - 1e-10))
+        alpha = half * float(np.log((1 - clipped) / clipped))
+        model.append((alpha, stump))
         if np.sum(w[pred != y]) == 0:
             break
         w = w * np.exp(-alpha * y * pred)
         if normalise:
             w = w / w.sum()
-    return np.where(f >= 0, 1.0, -1.0)
+    return model
 
 
 def _no_early_stop(X, y, n_rounds):
@@ -278,6 +332,8 @@ FUNCTIONS = [
                     lambda w, y, pred: np.mean(pred != y)),
             Mistake("summed the weights of the correctly classified samples; e = "
                     "sum(w[pred != y])", lambda w, y, pred: np.sum(w[pred == y])),
+            Mistake("divided by sum(w): weighted_error does not normalise, e = sum(w[pred != y])",
+                    lambda w, y, pred: np.sum(w[pred != y]) / np.sum(w)),
         ),
     ),
     FunctionSpec(
@@ -316,9 +372,10 @@ FUNCTIONS = [
     FunctionSpec(
         name="fit_stump",
         cases=_stump_cases,
-        outputs=("feature", "threshold", "polarity"),
+        outputs=STUMP,
         rtol=1e-12,
         atol=1e-12,
+        discrete=True,
         mistakes=(
             Mistake("ignored the weights: the stump must minimise the weighted error "
                     "sum(w[pred != y]), not the number of mistakes",
@@ -331,6 +388,7 @@ FUNCTIONS = [
         name="stump_predict",
         cases=_stump_predict_cases,
         outputs=("pred",),
+        discrete=True,
         mistakes=(
             Mistake("a threshold test with < instead of <=: a sample exactly on the threshold "
                     "gets polarity (x <= threshold)",
@@ -343,9 +401,14 @@ FUNCTIONS = [
         name="adaboost_fit",
         cases=_fit_cases,
         outputs=("model",),
+        compare_to_reference=False,
+        checks=(Check("the model round by round", _check_model),),
         mistakes=(
             Mistake("alpha without the 1/2: alpha_m = 0.5 * log((1 - e_m) / e_m)",
                     lambda X, y, n_rounds: _boost(X, y, n_rounds, half=1.0)),
+            Mistake("alpha from the fraction of misclassified samples; e_m is the weighted "
+                    "error sum(w[pred != y])",
+                    lambda X, y, n_rounds: _boost(X, y, n_rounds, count_errors=True)),
             Mistake("weights not renormalised: divide by Z_m after each update so they sum to 1",
                     lambda X, y, n_rounds: _boost(X, y, n_rounds, normalise=False)),
             Mistake("the fit went on after a stump with zero weighted error; such a stump is "
@@ -356,6 +419,7 @@ FUNCTIONS = [
         name="adaboost_predict",
         cases=_predict_cases,
         outputs=("pred",),
+        discrete=True,
         mistakes=(
             Mistake("np.sign gives 0 for a score of exactly 0; the curriculum maps it to +1",
                     lambda model, X: np.sign(_score(model, X))),

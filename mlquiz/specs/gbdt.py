@@ -8,7 +8,9 @@ between two distinct values of a feature (so on every threshold a tree can choos
 exactly on a threshold, which go left) and outside the data. Edge cases: max_depth 0 (the root
 is a leaf), a leaf with one sample, min_samples_leaf, constant targets, ties between features
 and thresholds (a duplicated column, repeated values), a batch of one, one tree, a learning
-rate of 1, a mean of y far from 0.
+rate of 1, a mean of y far from 0, a node whose best split gains nothing (XOR-like residuals
+below a real split: a leaf), targets at a tiny scale (1e-7: the no-gain rule is relative to the
+node's squared error) and two adjacent floats whose midpoint rounds to the lower one.
 """
 
 from __future__ import annotations
@@ -64,6 +66,32 @@ def _outlier(rng, n):
     return X, r
 
 
+def _zero_gain(rng):
+    """X (16, 3), r (16,): feature 2 separates two groups (the root's split). In one group, r
+    is an XOR of features 0 and 1 (two samples in each of the four cells), so every split of
+    that node gains exactly nothing and it is a leaf; the other group has a real split."""
+    cells = np.repeat([[0, 0], [0, 1], [1, 0], [1, 1]], 2, axis=0)
+    low, high = np.sort(rng.normal(size=2)), np.sort(rng.normal(size=2))
+    xor = np.column_stack([low[cells[:, 0]], high[cells[:, 1]], np.zeros(8)])
+    r_xor = 3.0 + 0.5 * np.where(cells[:, 0] == cells[:, 1], 1.0, -1.0)
+    other = np.column_stack([rng.normal(size=(8, 2)), np.ones(8)])
+    r_other = 10.0 + np.where(other[:, 0] > np.median(other[:, 0]), 1.0, -1.0)
+    order = rng.permutation(16)
+    return np.vstack([xor, other])[order], np.concatenate([r_xor, r_other])[order]
+
+
+def _adjacent_floats(rng):
+    """X (8, 1) whose best split lies between two adjacent doubles a < b: their midpoint
+    (a + b) / 2 rounds to a, so only ``x <= threshold`` sends a to the left."""
+    a = float(rng.uniform(1.0, 2.0))
+    b = float(np.nextafter(a, np.inf))
+    if (a + b) / 2 != a:  # round half to even: step once more so that it rounds down
+        a, b = b, float(np.nextafter(b, np.inf))
+    x = np.array([a - 3.0, a - 2.0, a - 1.0, a, b, b + 1.0, b + 2.0, b + 3.0])
+    r = np.array([0.0, 0.1, -0.1, 0.05, 5.0, 5.1, 4.9, 5.05]) + rng.normal(scale=0.01, size=8)
+    return x[:, None], r
+
+
 def _tree_inputs(rng):
     """(label, args, kwargs) of the trees graded by fit_tree and tree_predict."""
     X, r = _smooth(rng, 20, 3)
@@ -83,6 +111,12 @@ def _tree_inputs(rng):
          (np.arange(8.0)[:, None], np.array([3.0, 0, 0, 0, 0, 0, 0, 3]), 1), {}),
         ("constant r: a single leaf at any depth", (Xc, np.full(7, 1.5), 3), {}),
         ("N=1: a batch of one", (rng.normal(size=(1, 2)), np.array([0.7]), 2), {}),
+        ("a node whose best split gains nothing (XOR-like residuals below a real split): a "
+         "leaf; max_depth=3", (*_zero_gain(rng), 3), {}),
+        ("targets at a tiny scale (1e-7): the 1e-12 rule is relative to the node's squared "
+         "error; max_depth=2", (X, 1e-7 * r, 2), {}),
+        ("two adjacent floats whose midpoint rounds to the lower one (x <= threshold goes "
+         "left); max_depth=1", (*_adjacent_floats(rng), 1), {}),
     ]
 
 
@@ -101,6 +135,8 @@ def _gbdt_inputs(rng):
          (X, y, 3, 0.5, 0)),
         ("repeated values, a duplicated column: ties; 4 trees", (Xt, yt + 4.0, 4, 0.2, 2)),
         ("N=1: a batch of one", (X[:1], y[:1], 2, 0.1, 2)),
+        ("targets at a tiny scale (1e-7), 3 trees, learning rate 0.5, max_depth=2",
+         (X, 1e-7 * y, 3, 0.5, 2)),
     ]
 
 

@@ -6,8 +6,8 @@ subgradient is exactly 0 there), tiny but nonzero weights (it is +-lam there), v
 at +t and -t (the soft threshold gives 0), a single weight (d = 1), large and small magnitudes.
 
 ``lasso_fit`` has no unique output to compare value for value: it is graded with its default
-arguments on well-conditioned problems (N >= D, lam >= 0.05 max |X^T y|) on the objective it
-reaches, at most 1e-4 (relative) above the reference's optimum (coordinate descent run to a
+arguments on well-conditioned problems (N >= D, lam >= 0.05 max |X^T y|, also N close to 2 D
+with correlated columns and an identity design) on the objective it reaches, at most 1e-4 (relative) above the reference's optimum (coordinate descent run to a
 change of 1e-13, far tighter than that).
 """
 
@@ -75,6 +75,22 @@ def lasso_problem(rng, n, d, frac, x_scale=1.0, w_scale=1.0):
     return X, y, lam
 
 
+def correlated_lasso_problem(rng, n, d, rho, frac, max_condition=10.0):
+    """A lasso problem with N close to 2 D and columns correlated by about ``rho`` (X = Z L^T,
+    L L^T the equicorrelation matrix), redrawn until the condition number of X is below
+    ``max_condition``: Jacobi-style updates (every coordinate at once) diverge on it."""
+    corr = (1 - rho) * np.eye(d) + rho * np.ones((d, d))
+    L = np.linalg.cholesky(corr)
+    for _ in range(100):
+        X = rng.normal(size=(n, d)) @ L.T
+        if np.linalg.cond(X) < max_condition:
+            break
+    w_true = rng.normal(size=d) * (rng.random(d) < 0.7)
+    w_true[0] = 1.0
+    y = X @ w_true + 0.1 * rng.normal(size=n)
+    return X, y, frac * float(np.abs(X.T @ y).max())
+
+
 def _lasso_cases(rng):
     cases = []
     for label, n, d, frac, x_scale, w_scale in [
@@ -88,7 +104,15 @@ def _lasso_cases(rng):
         ("small X (about 1e-2) and large w (about 1e3), N=18, D=3", 18, 3, 0.2, 1e-2, 1e3),
     ]:
         cases.append(Case(label, lasso_problem(rng, n, d, frac, x_scale, w_scale)))
-    return cases
+    y = rng.normal(size=5)
+    return cases + [
+        Case("N close to 2D, correlated columns (about 0.5), condition number below 10: N=13, "
+             "D=6, lam = 0.05 max|X^T y|", correlated_lasso_problem(rng, 13, 6, 0.5, 0.05)),
+        Case("N close to 2D, correlated columns (about 0.4), N=17, D=8, lam = 0.08 max|X^T y|",
+             correlated_lasso_problem(rng, 17, 8, 0.4, 0.08)),
+        Case("an identity design (N=D=5): every column's squared norm is exactly 1, "
+             "lam = 0.3 max|X^T y|", (np.eye(5), y, 0.3 * float(np.abs(y).max()))),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,7 +131,7 @@ def _check_zero_at_zero(case, got, expected):
 
 
 def _check_finite_differences(case, got, expected):
-    """Centred differences of lam * sum(|w|), written out here, where |w| is differentiable
+    """Centred differences of lam * sum(|w|) where |w| is differentiable
     (elements farther from 0 than the step)."""
     w, lam = case.args
     h = 1e-7 * max(1.0, float(np.abs(w).max()))

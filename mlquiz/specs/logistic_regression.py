@@ -2,7 +2,9 @@
 
 Every function is compared with the reference on a few small random cases and on the
 curriculum's edge cases: logits of exactly -1e3, 0 and +1e3 (a naive sigmoid overflows there,
-a naive log-likelihood takes log(0)), and a batch of one. ``sigmoid_grad`` loses relative
+a naive log-likelihood takes log(0)), and a batch of one. ``sigmoid`` keeps its relative
+precision (1e-9) in the left tail, down to values of 1e-300 (clipping z or 0.5 (1 + tanh(z / 2))
+fails). ``sigmoid_grad`` loses relative
 precision by nature for large |z|, so it is graded with an absolute tolerance; ``fit`` is
 deterministic and graded value for value (rtol 1e-9).
 """
@@ -58,6 +60,9 @@ def _logit_cases(rng):
         Case("extreme logits: exactly -1e3, 0 and +1e3, and |z| up to 1e3",
              (np.concatenate([EXTREME_LOGITS, rng.uniform(-1e3, 1e3, size=4)]),)),
         Case("a single logit of exactly 0", (np.array([0.0]),)),
+        Case("the left tail: logits from -700 to -30, where g(z) is tiny but keeps its "
+             "relative precision", (np.concatenate([[-37.0, -30.5], -np.exp(rng.uniform(
+                 np.log(30), np.log(700), size=8))]),)),
     ]
 
 
@@ -149,6 +154,8 @@ FUNCTIONS = [
     FunctionSpec(
         name="sigmoid",
         cases=_logit_cases,
+        rtol=1e-9,
+        atol=1e-300,  # relative precision wherever g(z) is above 1e-300
         checks=(Check("values in [0, 1]", _check_probability),),
         mistakes=(
             Mistake("the sign is flipped: 1 / (1 + exp(z)) is g(-z); the sigmoid is "

@@ -6,7 +6,10 @@ integer-valued data where some margins are exactly 1 in floating point (the conv
 hinge contributes 0 there). ``fit_primal`` has many correct answers (any solver, any b in a
 flat interval), so it is graded on the objective it reaches: at most 1e-3 (relative) above the
 optimum, which is the reference's fit on the same problem. Its problems are drawn as in the
-svm_dual spec (well-conditioned, so that solving the dual converges quickly).
+svm_dual spec (well-conditioned, so that solving the dual converges quickly), also far from the
+origin (the bias is not regularised), with a bound first support vector, with two points (no
+free support vector), and with a duplicated point of both labels. When the objective is too
+high, the best bias for the learner's w says whether w or b is at fault.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 from mlquiz.grading.numeric import compare, numerical_gradient
 from mlquiz.grading.references import load_reference
 from mlquiz.grading.spec import Case, Check, FunctionSpec, Mismatch, Mistake
-from mlquiz.specs.svm_dual import linear_problem, solved
+from mlquiz.specs.svm_dual import duplicated, linear_problem, solved
 
 ref = load_reference("svm_primal")
 
@@ -85,6 +88,31 @@ def _fit_problem(rng, n, d, C, separable, noise=0.6):
     return X, y, C
 
 
+def _far_from_the_origin(rng, problem, distance):
+    """The problem moved by a random vector of length ``distance``: the same optimal w, a
+    bias that must move with it (a regularised bias cannot)."""
+    X, y, C = problem
+    shift = rng.normal(size=X.shape[1])
+    return X + distance * shift / np.linalg.norm(shift), y, C
+
+
+def _first_bound(rng, C=1.0):
+    """A problem whose first sample lies deep on the wrong side of the margin: a bound
+    support vector (alpha = C), from which b cannot be read."""
+    X, y, C = _fit_problem(rng, 30, 2, C, False, 0.3)
+    w = ref.fit_primal(X, y, C)[0]
+    outlier = -2.0 * w / (w @ w) * np.sign(y[0])  # y_0 (w . x + b) is far below 1
+    return np.vstack([outlier + X.mean(0), X]), np.concatenate([[y[0]], y]), C
+
+
+def _two_points(rng, C):
+    """Two points, one of each class, at distance about 2: with C below 2 / ||x1 - x2||^2
+    both multipliers are bound (no free support vector), above it both are free."""
+    x = rng.normal(size=2)
+    step = rng.normal(size=2)
+    return np.vstack([x, x + 2.0 * step / np.linalg.norm(step)]), np.array([1.0, -1.0]), C
+
+
 def _fit_cases(rng):
     return [
         Case("separable, N=30, D=2, C=100 (large: nearly hard margin)",
@@ -92,6 +120,17 @@ def _fit_cases(rng):
         Case("separable, N=30, D=3, C=1", _fit_problem(rng, 30, 3, 1.0, True)),
         Case("non-separable, N=40, D=2, C=0.1 (small)", _fit_problem(rng, 40, 2, 0.1, False)),
         Case("non-separable, N=30, D=3, C=10", _fit_problem(rng, 30, 3, 10.0, False, 0.3)),
+        Case("data far from the origin (moved by 30): the bias is not regularised; N=30, D=2, "
+             "C=1", _far_from_the_origin(rng, _fit_problem(rng, 30, 2, 1.0, False, 0.3), 30.0)),
+        Case("data far from the origin (moved by 30), separable, N=30, D=3, C=10",
+             _far_from_the_origin(rng, _fit_problem(rng, 30, 3, 10.0, True), 30.0)),
+        Case("problems where the first support vector is bound: the first sample lies deep on "
+             "the wrong side; N=31, D=2, C=1", _first_bound(rng)),
+        Case("a problem with no free support vector (two points, C=0.2): b must still be "
+             "optimal", _two_points(rng, 0.2)),
+        Case("two points, C=10: both support vectors free", _two_points(rng, 10.0)),
+        Case("duplicated points with opposite labels (a curvature of 0 along that pair), N=24, "
+             "C=1", solved(rng, lambda r: duplicated(r, 24), 1.0)[:2] + (1.0,)),
     ]
 
 
@@ -129,7 +168,18 @@ def _split_fit(case, got):
     return (w, float(b.reshape(()))), None
 
 
+def best_bias(w, X, y, C) -> float:
+    """The b minimising J(w, b) for a fixed w: J is convex and piecewise linear in b, with
+    kinks where a margin y_i (x_i . w + b) is exactly 1, at b = y_i - x_i . w; one of them is a
+    minimiser."""
+    kinks = y - X @ w
+    values = [ref.hinge_objective(w, b, X, y, C) for b in kinks]
+    return float(kinks[int(np.argmin(values))])
+
+
 def _check_objective(case, got, expected):
+    """The objective reached against the optimum; when it is too high, whether w or b is at
+    fault: the best b for the learner's w says which."""
     X, y, C = case.args
     fitted, problem = _split_fit(case, got)
     if problem:
@@ -139,12 +189,24 @@ def _check_objective(case, got, expected):
     excess = (value - best) / abs(best)
     if excess <= FIT_RTOL:
         return None
+    w, b = fitted
+    b_star = best_bias(w, X, y, C)
+    with_b_star = (ref.hinge_objective(w, b_star, X, y, C) - best) / abs(best)
+    if with_b_star <= FIT_RTOL:
+        why = (f"your w is right, your b is not: for your w the best bias is b = {b_star:.8g} "
+               f"(J within {with_b_star:.2g} of the optimum), yours is b = {b:.8g}. b is not "
+               "regularised: it is read off the free support vectors (0 < alpha_i < C, on the "
+               "margin), not a bound one, and stays optimal when the data are moved")
+        output = "b"
+    else:
+        why = (f"w itself is off: even the best b for your w leaves J {with_b_star:.3g} "
+               "(relative) above the optimum. Subgradient descent converges slowly: solve the "
+               "dual (SMO) to a tight tolerance, or minimise more accurately")
+        output = "w"
     return Mismatch(
-        "w",
+        output,
         f"the objective reached, J(w, b) = {value:.10g}, is {excess:.3g} (relative) above the "
-        f"optimum {best:.10g}; allowed: at most {FIT_RTOL:g} above. Subgradient descent "
-        "converges slowly; solve the dual (SMO) to a tight tolerance, or minimise more "
-        "accurately",
+        f"optimum {best:.10g}; allowed: at most {FIT_RTOL:g} above. {why}",
         max_abs_error=float(value - best), max_rel_error=float(excess), rtol=FIT_RTOL, atol=0.0,
     )
 
