@@ -70,6 +70,7 @@ class Report:
     timeout: float = 0.0
     memory_mb: int = DEFAULT_MEMORY_MB
     seconds: float = 0.0
+    sandbox: dict = field(default_factory=dict)  # {layer: True or why it is missing} (isolation.LAYERS)
     source: str = field(default="", repr=False)  # the text graded (stored with the verdict)
 
     @property
