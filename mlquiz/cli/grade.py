@@ -31,7 +31,9 @@ def grade_commands():
 @json_option
 @db_option
 @click.option("--no-record", is_flag=True, help="Grade without recording a review in the schedule.")
-def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_record):
+@click.option("--require-sandbox", is_flag=True,
+              help="Refuse to grade (exit 2) unless every layer of the sandbox holds (see `mlquiz doctor`).")
+def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_record, require_sandbox):
     """Grade your implementation of an exercise.
 
     Your functions run in a separate process on fresh random inputs (the seed is printed),
@@ -58,10 +60,16 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
         from concurrent.futures import ThreadPoolExecutor
 
         # One sandbox per exercise, as many at once as there are cores; reports keep curriculum order.
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            reports = list(pool.map(
-                lambda job: grade_file(job[1], exercise=job[0].id, seed=seed, timeout=timeout,
-                                       memory_mb=memory_mb), found))
+        from mlquiz.grading.engine import interruptible
+
+        # SIGTERM and SIGHUP stop the children of every thread, as Ctrl-C does.
+        with interruptible(), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            try:
+                reports = list(pool.map(
+                    lambda job: grade_file(job[1], exercise=job[0].id, seed=seed, timeout=timeout,
+                                           memory_mb=memory_mb, require_sandbox=require_sandbox), found))
+            except GradingError as exc:
+                raise click.UsageError(str(exc)) from None
         _print_summary(reports, as_json)
         if not no_record:
             _record(db, reports)
@@ -70,7 +78,8 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
     if path is None:
         raise click.UsageError("which file? e.g. `mlquiz grade exercises/bn_backward.py` (or --all)")
     try:
-        report = grade_file(path, exercise=exercise, seed=seed, timeout=timeout, memory_mb=memory_mb)
+        report = grade_file(path, exercise=exercise, seed=seed, timeout=timeout, memory_mb=memory_mb,
+                            require_sandbox=require_sandbox)
     except GradingError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:

@@ -50,9 +50,19 @@ except ImportError:  # in the sandbox's child, which cannot import mlquiz: the f
     landlock = importlib.util.module_from_spec(_spec)
     _spec.loader.exec_module(landlock)
 
-LAYERS = ("not_dumpable", "parent_death_signal", "no_new_privs", "capabilities", "resource_limits",
-          "landlock_filesystem", "landlock_network", "landlock_scoping", "seccomp",
-          "minimal_environment")
+LAYERS = {  # every layer, with what it guarantees (``mlquiz doctor`` prints them)
+    "not_dumpable": "the grading process cannot be read, written or traced through /proc or ptrace",
+    "parent_death_signal": "the child is killed when the grading process dies",
+    "no_new_privs": "nothing the child runs gains privileges",
+    "capabilities": "the child has no capabilities, even when mlquiz runs as root",
+    "resource_limits": "files of at most 64 MB, no core dumps (and the memory and CPU limits)",
+    "landlock_filesystem": "reads only Python, numpy, system libraries and the submission; "
+                           "writes only its scratch folder and /dev/shm",
+    "landlock_network": "no TCP connection or listening port",
+    "landlock_scoping": "no signal to a process outside the sandbox",
+    "seccomp": "no setsid, setpgid, ptrace, process_vm_*, exec, io_uring, or non-UNIX socket",
+    "minimal_environment": "no MLQUIZ_DB, HOME or XDG_* in the child's environment",
+}
 FILE_SIZE_LIMIT = 64 * 1024 * 1024
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS = 1, 4, 22, 38
@@ -118,7 +128,7 @@ def confine(submission: str, scratch: str, readable_extra=()) -> dict:
         raise RuntimeError(f"the sandbox must be applied with one thread, not {threads}")
     layers = {}
     layers["no_new_privs"] = _layer(lambda: _prctl(PR_SET_NO_NEW_PRIVS, 1))
-    layers["capabilities"] = _layer(_drop_capabilities)
+    layers["capabilities"] = _layer(drop_capabilities)
     layers["resource_limits"] = _layer(_limit_files)
     layers.update(_landlock(readable_paths(submission, readable_extra), [scratch, "/dev/shm", os.devnull]))
     layers["seccomp"] = _layer(_install_seccomp) if layers["no_new_privs"] is True \
@@ -142,7 +152,7 @@ def _thread_count() -> int:
     return 1
 
 
-def _drop_capabilities():
+def drop_capabilities():
     arch = ARCHITECTURES.get(os.uname().machine)
     if arch is None:
         return f"unknown system-call numbers on {os.uname().machine}"
@@ -249,7 +259,11 @@ def _install_seccomp():
     arch = ARCHITECTURES.get(os.uname().machine)
     if arch is None:
         return f"unknown system-call numbers on {os.uname().machine}"
-    program = seccomp_program(arch)
+    install_seccomp(seccomp_program(arch))
+
+
+def install_seccomp(program: list):
+    """Install a filter of (code, jt, jf, k) instructions on this thread (needs no_new_privs)."""
     filters = (_SockFilter * len(program))(*[_SockFilter(*instruction) for instruction in program])
     fprog = _SockFprog(len(program), filters)
     _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))

@@ -394,6 +394,19 @@ def missing_layers(layers: dict) -> dict:
     return {name: layers.get(name, "not reported") for name in LAYERS if layers.get(name) is not True}
 
 
+def probe(timeout: float = 10.0) -> dict:
+    """The layers a child gets on this machine, ``{layer: True or why it is missing}``: a real
+    child is started, confines itself and imports an empty file."""
+    with tempfile.TemporaryDirectory(prefix="mlquiz-probe-") as folder:
+        empty = Path(folder, "probe.py")
+        empty.write_text("")
+        with Sandbox(empty, memory_mb=1024, functions=0, timeout=timeout) as sandbox:
+            run = sandbox.run("", [], timeout)
+    if run.import_error and not sandbox.layers:
+        raise SandboxUnavailable(f"the sandbox's child did not start: {run.import_error['message']}")
+    return sandbox.layers
+
+
 class _Stop(Exception):
     """The child must be stopped, for the reason given."""
 
@@ -540,7 +553,9 @@ class _Session:
                 self.current = self.expected[self.started]
                 self.started += 1
                 return True
-        elif kind == "result" and isinstance(event["job"], int) and not isinstance(event["job"], bool):
+        elif kind == "result":
+            if not isinstance(event["job"], int) or isinstance(event["job"], bool):
+                raise ValueError("malformed job number")
             result = _checked_result(event)
             if 0 <= event["job"] < len(self.remaining):
                 index = self.remaining[event["job"]]
