@@ -2,9 +2,15 @@
 
     python bench/bench_grade.py            # every exercise with its reference, and --all
     python bench/bench_grade.py --runs 9 bn_backward
+    python bench/bench_grade.py --layers 30   # only the sandbox layers' cost, 30 pairs
 
 Prints the median wall time of each command over several runs and its ratio to the baseline.
 Targets: one exercise at most 3x the baseline; `grade --all` on the references at most 15x.
+
+The sandbox layers (Landlock, seccomp, ...: ``mlquiz/grading/isolation.py``) are measured by
+paired runs in this process: ``grade_file`` on bn_backward with the child confined and bare
+(``sandbox.CONFINED``), in alternating order; the median of the paired differences is their
+cost per grade. Target: at most 20 ms.
 """
 
 import argparse
@@ -29,11 +35,46 @@ def median_seconds(command, runs, env=None):
     return statistics.median(times)
 
 
+def layer_cost(pairs):
+    """Median seconds of a confined grade, of a bare one, and of their paired difference."""
+    from mlquiz.grading import sandbox
+    from mlquiz.grading.engine import grade_file
+
+    path = data_dir("reference") / "bn_backward.py"
+    grade_file(path)  # this process imports numpy, the judge and the references once
+    times = {True: [], False: []}
+    try:
+        for pair in range(pairs):
+            for confined in (True, False) if pair % 2 else (False, True):
+                sandbox.CONFINED = confined
+                started = time.perf_counter()
+                assert grade_file(path).passed
+                times[confined].append(time.perf_counter() - started)
+    finally:
+        sandbox.CONFINED = True
+    differences = [a - b for a, b in zip(times[True], times[False])]
+    return statistics.median(times[True]), statistics.median(times[False]), statistics.median(differences)
+
+
+def print_layer_cost(pairs, baseline):
+    confined, bare, difference = layer_cost(pairs)
+    print(f"grade bn_backward in-process, child confined  {confined * 1000:7.1f} ms  {confined / baseline:5.2f}x")
+    print(f"grade bn_backward in-process, child bare      {bare * 1000:7.1f} ms  {bare / baseline:5.2f}x")
+    print(f"sandbox layers: median paired difference {difference * 1000:+.1f} ms per grade "
+          f"over {pairs} pairs  (target at most +20 ms)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("exercises", nargs="*", help="exercise ids (default: all)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--layers", type=int, metavar="PAIRS", help="only measure the sandbox layers' cost")
     args = parser.parse_args()
+    if args.layers:
+        baseline = median_seconds([sys.executable, "-c", "import numpy"], args.runs)
+        print(f"baseline  python -c 'import numpy'  {baseline * 1000:7.1f} ms")
+        print_layer_cost(args.layers, baseline)
+        return
     chosen = [ex for ex in exercises() if not args.exercises or ex.id in args.exercises]
 
     baseline = median_seconds([sys.executable, "-c", "import numpy"], args.runs)
@@ -53,6 +94,7 @@ def main():
             seconds = median_seconds([*MLQUIZ, "grade", "--all", str(data_dir("reference")), "--no-record"],
                                      max(3, args.runs // 2))
             print(f"grade --all references  {seconds * 1000:7.1f} ms  {seconds / baseline:5.2f}x  (target 15x)")
+    print_layer_cost(max(10, args.runs * 2), baseline)
 
 
 if __name__ == "__main__":

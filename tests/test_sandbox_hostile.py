@@ -661,28 +661,42 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, signal_number):
 # Honest code is unaffected
 
 
-def test_multiprocessing_pool_works_inside_a_function(tmp_path):
+def test_multiprocessing_pool_works_inside_a_function_and_its_workers_are_confined(tmp_path):
     path = tmp_path / "bn_backward.py"
-    path.write_text(CORRECT_BN.replace("def batchnorm_backward(", "def _backward(") + textwrap.dedent("""
+    path.write_text(CORRECT_BN.replace("def batchnorm_backward(", "def _backward(") + textwrap.dedent(f"""
+
+        def _peek(path):
+            try:
+                return open(path).read()
+            except OSError as exc:
+                return "refused " + exc.strerror
 
         def batchnorm_backward(dout, x, gamma, eps=1e-5):
             import multiprocessing
             with multiprocessing.Pool(2) as pool:
+                print(pool.apply(_peek, ({str(tmp_path / "classmate" / "bn_backward.py")!r},))[:40])
                 return pool.apply(_backward, (dout, x, gamma, eps))
         """))
     report = grade_file(path)
     assert report.passed, report.functions[0].explanation + report.stderr
+    assert "refused Permission denied" in report.stdout
 
 
-def test_temporary_files_and_reading_ones_own_file_work(tmp_path):
+def test_temporary_files_go_to_the_scratch_folder(tmp_path):
+    """Honest code may write temporary files: they go to the child's scratch folder (removed
+    afterwards), and its own file can be read."""
     path = tmp_path / "bn_backward.py"
     path.write_text(CORRECT_BN + textwrap.dedent("""
 
-        import tempfile
+        import os, tempfile
         with tempfile.NamedTemporaryFile("w+") as scratch:
             scratch.write(open(__file__).read())
+            print("temporary file in", os.path.dirname(scratch.name), "working in", os.getcwd())
         """))
-    assert grade_file(path).passed
+    report = grade_file(path)
+    assert report.passed
+    folder, cwd = report.stdout.split("temporary file in ")[1].split(" working in ")
+    assert folder == cwd.split()[0] and not Path(folder).exists()
 
 
 def test_an_exception_with_a_broken_str_is_the_learners_error(tmp_path):
