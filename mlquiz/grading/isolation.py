@@ -123,6 +123,10 @@ def confine(submission: str, scratch: str, readable_extra=()) -> dict:
     """Apply every layer but the first two to this process (see the module docstring).
     ``scratch`` is the only folder it may write in (with /dev/shm); ``readable_extra`` are
     more paths it may read (numpy's folders). Returns ``{layer: True or "why not"}``."""
+    if sys.platform != "linux":
+        return dict.fromkeys([name for name in LAYERS if name not in ("not_dumpable", "parent_death_signal",
+                                                                      "minimal_environment")],
+                             f"not available on {sys.platform}")
     threads = _thread_count()
     if threads != 1:  # Landlock and seccomp would only hold for this thread
         raise RuntimeError(f"the sandbox must be applied with one thread, not {threads}")

@@ -12,7 +12,8 @@ no capabilities, file-size limit) and reports which layers hold: :attr:`Sandbox.
 The grading process owns the protocol. The child reads its jobs on stdin and answers on a
 separate pipe, one JSON line per event (see ``_child.py``); since the learner's code can write
 to that pipe too, every line is checked before it is parsed (:func:`parse_line`: size, nesting,
-memory it would take) and every event after it is (:func:`plain_value`, ...). Anything that is
+memory it would take: the grading process's memory stays within a small multiple of the
+result bytes) and every event after it is (:func:`plain_value`, ...). Anything that is
 not a well-formed event fails the running function with :data:`UNREADABLE`. Importing the file
 gets ``timeout`` seconds, each graded function ``timeout`` seconds for all its cases, counted
 from the ``start`` of the function the grading process expects next (a ``start`` for any other
@@ -43,8 +44,9 @@ from pathlib import Path
 
 CHILD_SCRIPT = Path(__file__).with_name("_child.py")
 OUTPUT_LIMIT = 64 * 1024  # bytes of stdout and of stderr kept for the report
-RESULT_LIMIT = 256 * 1024 * 1024  # bytes of results accepted from one run
-LINE_LIMIT = 64 * 1024 * 1024  # bytes of one event line
+RESULT_LIMIT = 64 * 1024 * 1024  # bytes of results accepted from one run (honest ones: < 100 kB)
+PARSED_LIMIT = 4 * RESULT_LIMIT  # bytes the parsed results of one run may take in the grading process
+LINE_LIMIT = RESULT_LIMIT  # bytes of one event line
 DEPTH_LIMIT = 32  # nesting of JSON containers in one line
 STARTUP_SECONDS = 60.0  # for a child to load Python and numpy, before any learner code runs
 PIPE_CLOSED_EXIT = 86  # _child.PIPE_CLOSED_EXIT
@@ -92,16 +94,26 @@ _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-def parse_line(line: bytes):
+@dataclass
+class _Budget:
+    """What one run has received, and what its parsed events take, in bytes."""
+
+    received: int = 0
+    parsed: int = 0
+
+
+def parse_line(line: bytes, budget: _Budget):
     """Parse one event line, or raise ValueError without parsing when it is too long, nested
-    deeper than DEPTH_LIMIT, or would take more than 16 times its size (plus 16 MB) once
-    parsed (each list or dict costs about 64 bytes, each other element up to 32)."""
+    deeper than DEPTH_LIMIT, or would bring the memory the run's parsed events take past
+    PARSED_LIMIT (estimated from the line's text: each list or dict about 64 bytes, each other
+    element up to 32, each string its length), so that 30 MB of ``[]`` cannot take 1 GB."""
     if len(line) > LINE_LIMIT:
         raise ValueError("line too long")
     skeleton = _STRINGS.sub(b'""', line)
-    containers = skeleton.count(b"[") + skeleton.count(b"{")
-    if 64 * containers + 32 * (skeleton.count(b",") + 1) > 16 * len(line) + 16 * 1024 * 1024:
-        raise ValueError("too many elements")
+    cost = 64 * (skeleton.count(b"[") + skeleton.count(b"{")) + 32 * (skeleton.count(b",") + 1) + len(line)
+    if budget.parsed + cost > PARSED_LIMIT:
+        raise ValueError("too much data")
+    budget.parsed += cost
     brackets = skeleton.translate(None, _NOT_BRACKETS)
     for _ in range(DEPTH_LIMIT):  # each pass removes the innermost level of nesting
         brackets = brackets.replace(b"[]", b"").replace(b"{}", b"")
@@ -365,11 +377,12 @@ class Sandbox:
         functions = list(dict.fromkeys(job["function"] for job in jobs))
         deadline = time.monotonic() + timeout * (2 * len(functions) + 1)
         remaining = list(range(len(jobs)))
+        budget = _Budget()
         stdout_parts, stderr_parts = [], []
         while True:  # one child at least, even with no jobs (``probe``)
             process, read_fd = self._ready or self._spawn()
             self._ready = None
-            session = _Session(process, read_fd, jobs, remaining, timeout, deadline, run)
+            session = _Session(process, read_fd, jobs, remaining, timeout, deadline, run, budget)
             try:
                 remaining = session.run(self, source)
             finally:
@@ -416,11 +429,11 @@ class _Stop(Exception):
 class _Lines:
     """Reads event lines from a pipe: complete lines as bytes; None at the end of the pipe."""
 
-    def __init__(self, read_fd):
+    def __init__(self, read_fd, budget: _Budget):
         self.read_fd = read_fd
         self.parts = []
         self.size = 0
-        self.received = 0
+        self.budget = budget
 
     def read(self, deadline) -> list | None:
         """The lines that arrived before ``deadline`` ([] when none did); ValueError when a
@@ -431,8 +444,8 @@ class _Lines:
         chunk = os.read(self.read_fd, 1 << 20)
         if not chunk:
             return None
-        self.received += len(chunk)
-        if self.received > RESULT_LIMIT:
+        self.budget.received += len(chunk)
+        if self.budget.received > RESULT_LIMIT:
             raise OverflowError("returned more data than mlquiz accepts")
         *complete, rest = chunk.split(b"\n")
         lines = []
@@ -450,8 +463,8 @@ class _Lines:
 class _Session:
     """One child process over the ``remaining`` jobs: the grading process's side of the protocol."""
 
-    def __init__(self, process, read_fd, jobs, remaining, timeout, deadline, run):
-        self.process, self.read_fd = process, read_fd
+    def __init__(self, process, read_fd, jobs, remaining, timeout, deadline, run, budget):
+        self.process, self.read_fd, self.budget = process, read_fd, budget
         self.jobs, self.remaining, self.timeout, self.run_deadline, self.out = jobs, remaining, timeout, deadline, run
         self.expected = list(dict.fromkeys(jobs[i]["function"] for i in remaining))
         self.current = None  # the function running now
@@ -465,7 +478,7 @@ class _Session:
 
     def run(self, sandbox, source) -> list:
         """Returns the jobs still to run in a fresh child."""
-        lines = _Lines(self.read_fd)
+        lines = _Lines(self.read_fd, self.budget)
         stop = self._sandbox_report(sandbox, lines)
         if stop is None:
             try:
@@ -527,7 +540,7 @@ class _Session:
                 return f"timed out: still running after {self.timeout:g} s"
             for line in got:
                 try:
-                    restart = self._event(parse_line(line))
+                    restart = self._event(parse_line(line, self.budget))
                 except _Stop as stop:
                     return str(stop)
                 except (ValueError, TypeError, KeyError, RecursionError, OverflowError):
