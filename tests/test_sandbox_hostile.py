@@ -14,15 +14,14 @@ capabilities (what an ordinary user has: same-uid processes, no override of perm
 
 import ctypes
 import hashlib
-import json
 import os
-import resource
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -185,15 +184,62 @@ def graded(path, **options):
 
 
 def cli(*args, user=None, **kwargs):
-    """The real command line, as root or (``user="no capabilities"``) as an ordinary user."""
-    return subprocess.run([MLQUIZ, *map(str, args)], capture_output=True, text=True, timeout=120,
-                          preexec_fn=_drop_privileges if user else None, **kwargs)
+    """The real command line, as root, or as an ordinary user: ``"no capabilities"`` (root's
+    uid without any capability: permissions are checked as for any user) or ``"nobody"``."""
+    if user == "nobody":
+        kwargs.update(user=NOBODY, group=NOBODY, extra_groups=[])
+    elif user:
+        kwargs.update(preexec_fn=_drop_privileges)
+    return subprocess.run([MLQUIZ, *map(str, args)], capture_output=True, text=True, timeout=120, **kwargs)
 
 
 def _drop_privileges():
     libc = ctypes.CDLL(None, use_errno=True)
     assert libc.prctl(isolation.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
     isolation.drop_capabilities()
+
+
+NOBODY = 65534
+USERS = [None, "no capabilities", "nobody"]
+
+
+def _unreachable_by_others(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that another user cannot enter, if any."""
+    for folder in [*reversed(Path(path).resolve().parents)]:
+        if not folder.stat().st_mode & 0o001:
+            return folder
+    return None
+
+
+@pytest.fixture
+def place(tmp_path, request):
+    """Where the attack of a test parametrized by ``user`` happens: ``(folder, db)``. For
+    ``nobody``, a folder and a database of nobody's own (with a passed attempt), which the
+    grading process, running as nobody, may write and so the child too, but for the sandbox."""
+    if request.node.callspec.params["user"] != "nobody":
+        yield tmp_path, os.environ["MLQUIZ_DB"]
+        return
+    if os.geteuid() != 0:
+        pytest.skip("only root can run a test as nobody")
+    blocked = next(filter(None, map(_unreachable_by_others, (sys.executable, MLQUIZ, PACKAGE_DIR))), None)
+    if blocked:
+        pytest.skip(f"nobody cannot run this Python: {blocked} is not open to other users")
+    folder = Path(tempfile.mkdtemp(prefix="mlquiz-nobody-"))
+    try:
+        os.chown(folder, NOBODY, NOBODY)
+        db = folder / "nobody.db"
+        classmate = folder / "classmate.py"
+        classmate.write_text(CORRECT_BN)
+        graded = cli("grade", classmate, "--exercise", "bn_backward", user="nobody", env={**os.environ, "MLQUIZ_DB": str(db)})
+        assert "as Good" in graded.stderr, graded.stdout + graded.stderr
+        before = _attempts(db)
+        os.environ["MLQUIZ_DB"] = str(db)  # restored by the conftest's monkeypatch
+        yield folder, str(db)
+        after = _attempts(db)
+        assert after[:len(before)] == before and all(passed == 0 for _, _, passed in after[len(before):])
+        assert survivors(str(folder)) == []
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def assert_no_traceback(result):
@@ -354,9 +400,9 @@ WRITE_GRADER_MEMORY = """
 """
 
 
-@pytest.mark.parametrize("user", [None, "no capabilities"])
-def test_the_grading_process_cannot_be_written_traced_or_signalled(tmp_path, user):
-    path = hostile(tmp_path, WRITE_GRADER_MEMORY)
+@pytest.mark.parametrize("user", USERS)
+def test_the_grading_process_cannot_be_written_traced_or_signalled(place, user):
+    path = hostile(place[0], WRITE_GRADER_MEMORY)
     result = cli("grade", path, user=user)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "BREACH" not in result.stdout
@@ -384,10 +430,10 @@ def test_nothing_can_be_planted_in_the_install(tmp_path):
     graded(path)
 
 
-@pytest.mark.parametrize("user", [None, "no capabilities"])
-def test_the_database_cannot_be_written_truncated_or_locked(tmp_path, user):
-    db = os.environ["MLQUIZ_DB"]
-    path = hostile(tmp_path, f"""
+@pytest.mark.parametrize("user", USERS)
+def test_the_database_cannot_be_written_truncated_or_locked(place, user):
+    folder, db = place
+    path = hostile(folder, f"""
         import fcntl, sqlite3
 
         def steal():
