@@ -703,6 +703,44 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, signal_number):
     assert db.read_bytes() == before, "something was recorded"
 
 
+def test_killing_mlquiz_outright_kills_its_childrens_processes(tmp_path):
+    """SIGKILL leaves mlquiz no cleanup: the child dies with it, and the processes the child
+    forked die with the child."""
+    marker = Path("/dev/shm", f"mlquiz-test-{os.getpid()}-killed")
+    path = tmp_path / "bn_backward.py"
+    path.write_text(textwrap.dedent(f"""\
+        import os, time
+
+        def batchnorm_backward(dout, x, gamma, eps=1e-5):
+            if os.fork() == 0:
+                if os.fork() == 0:
+                    while True:
+                        time.sleep(1)
+                while True:
+                    time.sleep(1)
+            open({str(marker)!r}, "w").write("forked")
+            while True:
+                time.sleep(1)
+        """))
+    process = subprocess.Popen([MLQUIZ, "grade", str(path), "--timeout", "60"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        assert len(survivors(str(path))) == 4  # mlquiz, its child, the fork and the fork's fork
+        process.kill()
+        process.wait()
+    finally:
+        process.kill()
+        marker.unlink(missing_ok=True)
+    deadline = time.monotonic() + 5
+    while survivors(str(path)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert survivors(str(path)) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # Honest code is unaffected
 

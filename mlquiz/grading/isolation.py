@@ -116,7 +116,17 @@ def set_parent_death_signal(parent: int) -> bool | str:
         return f"prctl(PR_SET_PDEATHSIG) failed: {exc}"
     if os.getppid() != parent:
         os._exit(70)
+    # Processes forked from Python (os.fork, multiprocessing) die with their parent too, so
+    # that none survives a grading process killed outright (SIGKILL leaves it no cleanup).
+    os.register_at_fork(after_in_child=_die_with_parent)
     return True
+
+
+def _die_with_parent():
+    try:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def confine(submission: str, scratch: str, readable_extra=()) -> dict:
