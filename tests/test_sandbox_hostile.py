@@ -609,18 +609,25 @@ def test_forged_starts_do_not_reset_the_deadline(tmp_path):
 
 
 def test_an_unknown_function_does_not_restart_the_child_forever(tmp_path):
-    """Every child announces a function the grading process never asked for, then dies."""
+    """Every child announces a function the grading process never asked for, then dies: at
+    most one child for each of the three functions."""
+    counter = Path("/dev/shm", f"mlquiz-test-{os.getpid()}-children")
     path = tmp_path / "bn_forward.py"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(textwrap.dedent(f"""\
         import os, sys
-        os.write(int(sys.argv[3]), b'{"event": "imported", "functions": []}\\n'
-                 b'{"event": "start", "function": "no_such_function"}\\n')
+        open({str(counter)!r}, "a").write("x")
+        os.write(int(sys.argv[3]), b'{{"event": "imported", "functions": []}}\\n'
+                 b'{{"event": "start", "function": "no_such_function"}}\\n')
         os._exit(3)
         """))
-    started = time.monotonic()
-    report = grade_file(path, timeout=1)
-    assert time.monotonic() - started < 20
-    assert not any(f.verdict == "pass" for f in report.functions)
+    try:
+        started = time.monotonic()
+        report = grade_file(path, timeout=1)
+        assert time.monotonic() - started < 20
+        assert not any(f.verdict == "pass" for f in report.functions)
+        assert len(counter.read_text()) <= len(report.functions) == 3
+    finally:
+        counter.unlink(missing_ok=True)
 
 
 @pytest.mark.parametrize("forged", [

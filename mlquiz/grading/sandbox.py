@@ -325,10 +325,10 @@ class Sandbox:
         self.memory_mb = memory_mb
         self.require = require
         self._undumpable = make_undumpable()  # before any child exists
-        self.layers = {}  # {layer: True or why it is missing}, from the first child
+        self.layers = {}  # {layer: True or why it is missing}, as the children reported
         # A backstop for the CPU time of one child, which wall-clock deadlines stop first.
         self.cpu_seconds = int(timeout * (functions + 1)) + 2
-        self._tmp = tempfile.TemporaryDirectory(prefix="mlquiz-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="mlquiz-", ignore_cleanup_errors=True)
         self._numpy_dir = _numpy_only_dir(self._tmp.name)
         self._children = 0
         self._ready = self._spawn()
@@ -347,7 +347,11 @@ class Sandbox:
             for stream in (process.stdin, process.stdout, process.stderr):
                 stream.close()
             self._ready = None
-        self._tmp.cleanup()
+        for _ in range(3):  # a killed process may still be on its way out while the folder goes
+            self._tmp.cleanup()
+            if not os.path.exists(self._tmp.name):
+                break
+            time.sleep(0.05)
 
     def _spawn(self):
         if _interrupted.is_set():
@@ -395,8 +399,9 @@ class Sandbox:
 
     def _check_layers(self, layers):
         layers = {"not_dumpable": self._undumpable, **layers}
-        if not self.layers:
-            self.layers = layers
+        for name, held in layers.items():  # a layer holds if it held in every child
+            if self.layers.get(name, True) is True:
+                self.layers[name] = held
         missing = missing_layers(layers)
         if self.require and missing:
             raise SandboxUnavailable("the sandbox lacks " + "; ".join(f"{k} ({v})" for k, v in missing.items()))
