@@ -137,13 +137,15 @@ def confine(submission: str, scratch: str, readable_extra=()) -> dict:
         return dict.fromkeys([name for name in LAYERS if name not in ("not_dumpable", "parent_death_signal",
                                                                       "minimal_environment")],
                              f"not available on {sys.platform}")
-    threads = _thread_count()
-    if threads != 1:  # Landlock and seccomp would only hold for this thread
-        raise RuntimeError(f"the sandbox must be applied with one thread, not {threads}")
     layers = {}
     layers["no_new_privs"] = _layer(lambda: _prctl(PR_SET_NO_NEW_PRIVS, 1))
+    layers["resource_limits"] = _layer(_limit_files)  # limits are the whole process's
+    threads = _thread_count()
+    if threads != 1:  # capabilities, Landlock and seccomp would only hold for this thread
+        why = f"not applied: the process had {threads} threads (a BLAS library's?)"
+        return {**layers, **dict.fromkeys(("capabilities", "landlock_filesystem", "landlock_network",
+                                           "landlock_scoping", "seccomp"), why)}
     layers["capabilities"] = _layer(drop_capabilities)
-    layers["resource_limits"] = _layer(_limit_files)
     layers.update(_landlock(readable_paths(submission, readable_extra), [scratch, "/dev/shm", os.devnull]))
     layers["seccomp"] = _layer(_install_seccomp) if layers["no_new_privs"] is True \
         else "needs no_new_privs"

@@ -252,7 +252,8 @@ def _child_environment(scratch: str) -> dict:
     env = {k: os.environ[k] for k in KEPT_ENVIRONMENT if k in os.environ}
     # One BLAS thread: less address space under the memory limit, no oversubscription, and a
     # process with one thread when the sandbox is applied.
-    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TMPDIR=scratch)
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", BLIS_NUM_THREADS="1",
+               VECLIB_MAXIMUM_THREADS="1", TMPDIR=scratch)
     return env
 
 
