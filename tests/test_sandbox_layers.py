@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,26 @@ def test_require_sandbox_refuses_before_any_learner_code_runs(tmp_path, grade_al
             assert graded.returncode == 0 and marker.exists(), graded.stdout + graded.stderr
     finally:
         marker.unlink(missing_ok=True)
+
+
+def test_a_process_with_several_threads_says_which_layers_it_could_not_apply(tmp_path):
+    """Landlock, seccomp and capabilities hold for the calling thread only: with a second
+    thread running (a BLAS library that ignores OPENBLAS_NUM_THREADS), they are reported
+    missing rather than half applied."""
+    code = textwrap.dedent(f"""\
+        import importlib.util, json, threading, time
+        spec = importlib.util.spec_from_file_location("isolation", {str(Path(isolation.__file__))!r})
+        isolation = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(isolation)
+        threading.Thread(target=time.sleep, args=(2,), daemon=True).start()
+        layers = isolation.confine({str(tmp_path / "x.py")!r}, "/nonexistent")
+        with open({str(tmp_path / "written")!r}, "w") as f:  # nothing was confined: allowed
+            f.write("yes")
+        print(json.dumps(layers))
+        """)
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    layers = json.loads(result.stdout)
+    held = {name for name, value in layers.items() if value is True}
+    assert held == {"no_new_privs", "resource_limits"}, layers
+    assert "2 threads" in layers["landlock_filesystem"]
+    assert (tmp_path / "written").read_text() == "yes"
