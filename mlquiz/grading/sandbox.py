@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
+from mlquiz.grading._child import PIPE_CLOSED_EXIT
+
 CHILD_SCRIPT = Path(__file__).with_name("_child.py")
 OUTPUT_LIMIT = 64 * 1024  # bytes of stdout and of stderr kept for the report
 RESULT_LIMIT = 64 * 1024 * 1024  # bytes of results accepted from one run (honest ones: < 100 kB)
@@ -49,7 +51,6 @@ PARSED_LIMIT = 4 * RESULT_LIMIT  # bytes the parsed results of one run may take 
 LINE_LIMIT = RESULT_LIMIT  # bytes of one event line
 DEPTH_LIMIT = 32  # nesting of JSON containers in one line
 STARTUP_SECONDS = 60.0  # for a child to load Python and numpy, before any learner code runs
-PIPE_CLOSED_EXIT = 86  # _child.PIPE_CLOSED_EXIT
 CONFINED = True  # False only to measure what the layers cost (bench/bench_grade.py)
 UNREADABLE = "failed: the submission's process sent something unreadable"
 _DTYPE_SIZES = {"f8": 8, "i8": 8, "b1": 1}
