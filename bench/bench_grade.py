@@ -94,7 +94,7 @@ def main():
             seconds = median_seconds([*MLQUIZ, "grade", "--all", str(data_dir("reference")), "--no-record"],
                                      max(3, args.runs // 2))
             print(f"grade --all references  {seconds * 1000:7.1f} ms  {seconds / baseline:5.2f}x  (target 15x)")
-    print_layer_cost(max(10, args.runs * 2), baseline)
+    print_layer_cost(max(30, args.runs * 4), baseline)
 
 
 if __name__ == "__main__":
