@@ -11,7 +11,7 @@ calling thread and the processes it starts later). :func:`confine` applies, in o
 
     no_new_privs          PR_SET_NO_NEW_PRIVS: nothing it runs gains privileges (needed below)
     capabilities          every capability dropped (capset): a child run by root is root
-                          without powers (no mount, no CAP_KILL, no reading others' files)
+                          without powers (no mount, no CAP_KILL, no DAC or ptrace override)
     resource_limits       RLIMIT_FSIZE 64 MB (a larger write fails with "File too large"),
                           RLIMIT_CORE 0
     landlock_filesystem   read-only: the standard library (without its site-packages), numpy,
@@ -169,6 +169,8 @@ def _thread_count() -> int:
 
 
 def drop_capabilities():
+    """Clear this thread's effective, permitted and inheritable capabilities (capset(2),
+    version 3). Without exec they cannot come back, not even for root."""
     arch = ARCHITECTURES.get(os.uname().machine)
     if arch is None:
         return f"unknown system-call numbers on {os.uname().machine}"
