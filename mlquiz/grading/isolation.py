@@ -27,8 +27,9 @@ calling thread and the processes it starts later). :func:`confine` applies, in o
 
 The seccomp filter is written here in classic BPF (about twenty instructions, system-call
 numbers below) rather than through libseccomp's Python binding: the child runs with ``-I -S``
-and no site-packages, the binding is not on PyPI from its authors, and it needs the system's
-libseccomp, which a pip install cannot bring.
+and no site-packages, the binding is not on PyPI from its authors (pyseccomp, a third party's
+ctypes wrapper, was last released in 2021), and it needs the system's libseccomp, which a pip
+install cannot bring.
 
 ``execve`` is refused because nothing honest needs it: numpy never runs programs, and
 ``multiprocessing`` forks (its default on Linux) without exec. A layer the kernel lacks is
