@@ -258,7 +258,7 @@ def _child_environment(scratch: str) -> dict:
     return env
 
 
-_live = set()  # the child processes running now, for interrupt()
+_live = set()  # the child processes not reaped yet, for interrupt()
 _interrupted = threading.Event()
 
 
@@ -284,7 +284,7 @@ def _kill_group(process, wait=True):
     try:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
-        pass
+        return  # still dying (a machine under load): kept in _live, reaped by a later _spawn
     _live.discard(process)
 
 
@@ -358,6 +358,9 @@ class Sandbox:
     def _spawn(self):
         if _interrupted.is_set():
             raise Interrupted()
+        for process in list(_live):  # reap the killed children that took long to die
+            if process.poll() is not None:
+                _live.discard(process)
         self._children += 1
         scratch = Path(self._tmp.name, f"work-{self._children}")
         scratch.mkdir()
