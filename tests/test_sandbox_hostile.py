@@ -654,6 +654,28 @@ def test_forged_numbers_and_shapes_fail_the_function_without_a_traceback(tmp_pat
         assert "sent something unreadable" in result.stdout
 
 
+def test_a_line_built_to_make_the_check_slow_is_checked_in_linear_time(tmp_path):
+    """Half a megabyte of escaped quotes after one quote: a backtracking scan of strings would
+    take minutes."""
+    path = forging(tmp_path, repr(START + b'{"event": "result", "job": 0, "x": "' + b'\\"' * 250_000 + b"\n"))
+    started = time.monotonic()
+    (function,) = grade_file(path, timeout=2).functions
+    assert time.monotonic() - started < 15
+    assert "sent something unreadable" in function.explanation
+
+
+def test_brackets_inside_strings_are_text(tmp_path):
+    """An honest error message with unbalanced brackets (an array's repr, cut short) is the
+    learner's own error, not something unreadable."""
+    path = tmp_path / "bn_backward.py"
+    path.write_text(textwrap.dedent("""\
+        def batchnorm_backward(dout, x, gamma, eps=1e-5):
+            raise ValueError("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[ \\" {{ " + repr(x)[:20])
+        """))
+    (function,) = grade_file(path).functions
+    assert "raised ValueError: [[[[" in function.explanation, function.explanation
+
+
 def test_30_mb_of_empty_lists_keep_the_grader_small(tmp_path):
     path = forging(tmp_path, "b''", then=f"""
             os.write(pipe, {START!r})
