@@ -755,10 +755,9 @@ def test_killing_mlquiz_outright_kills_its_childrens_processes(tmp_path):
                                stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while not marker.exists():
+        while not marker.exists() or len(survivors(str(path))) < 4:  # mlquiz, its child, a fork, its fork
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.05)
-        assert len(survivors(str(path))) == 4  # mlquiz, its child, the fork and the fork's fork
         process.kill()
         process.wait()
     finally:

@@ -124,8 +124,15 @@ def set_parent_death_signal(parent: int) -> bool | str:
         os._exit(70)
     # Processes forked from Python (os.fork, multiprocessing) die with their parent too, so
     # that none survives a grading process killed outright (SIGKILL leaves it no cleanup).
-    os.register_at_fork(after_in_child=_die_with_parent)
+    os.register_at_fork(before=_remember_parent, after_in_child=_die_with_parent)
     return True
+
+
+_forking = [0]  # the pid of the process that forks, for its child to check
+
+
+def _remember_parent():
+    _forking[0] = os.getpid()
 
 
 def _die_with_parent():
@@ -133,6 +140,8 @@ def _die_with_parent():
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
         pass
+    if os.getppid() != _forking[0]:  # the parent died before the signal was asked for
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def confine(submission: str, scratch: str, readable_extra=()) -> dict:
