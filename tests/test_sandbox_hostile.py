@@ -694,9 +694,10 @@ def test_30_mb_of_empty_lists_keep_the_grader_small(tmp_path):
 # Signals to mlquiz
 
 
+@pytest.mark.parametrize("grade_all", [False, True])
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, signal_number):
-    marker = Path("/dev/shm", f"mlquiz-test-{os.getpid()}-{signal_number}")
+def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, signal_number, grade_all):
+    marker = Path("/dev/shm", f"mlquiz-test-{os.getpid()}-{signal_number}-{grade_all}")
     path = tmp_path / "bn_backward.py"
     path.write_text(textwrap.dedent(f"""\
         import os, time
@@ -712,7 +713,8 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, signal_number):
         """))
     db = Path(os.environ["MLQUIZ_DB"])
     before = db.read_bytes()
-    process = subprocess.Popen([MLQUIZ, "grade", str(path), "--timeout", "60"], stdout=subprocess.PIPE,
+    what = ["--all", str(tmp_path)] if grade_all else [str(path)]
+    process = subprocess.Popen([MLQUIZ, "grade", *what, "--timeout", "60"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
