@@ -528,10 +528,11 @@ class _Session:
                 continue
             received = got
         try:
-            event = json.loads(received[0])
-            layers = event["layers"]
-            assert event["event"] == "sandbox" and isinstance(layers, dict)
-        except (ValueError, KeyError, TypeError, AssertionError):
+            event = json.loads(received[0])  # the only line: the child now waits for its jobs
+            layers = event["layers"] if event["event"] == "sandbox" else None
+        except (ValueError, KeyError, TypeError):
+            layers = None
+        if not isinstance(layers, dict):
             return "the sandbox did not start (its first message was unreadable)"
         sandbox._check_layers({str(k): v if v is True else inert(str(v)) for k, v in layers.items()})
         return None
