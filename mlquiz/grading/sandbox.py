@@ -411,7 +411,11 @@ class Sandbox:
                 self.layers[name] = held
         missing = missing_layers(layers)
         if self.require and missing:
-            raise SandboxUnavailable("the sandbox lacks " + "; ".join(f"{k} ({v})" for k, v in missing.items()))
+            by_reason = {}
+            for name, reason in missing.items():
+                by_reason.setdefault(reason, []).append(name)
+            raise SandboxUnavailable("the sandbox lacks " + "; ".join(
+                f"{', '.join(names)} ({reason})" for reason, names in by_reason.items()))
 
 
 def missing_layers(layers: dict) -> dict:
