@@ -132,27 +132,28 @@ def test_reading_stdin_fails_without_hanging(submission):
     assert "EOFError" in f.explanation
 
 
-def test_forked_child_that_never_ends_is_killed(submission, tmp_path):
-    pid_file = tmp_path / "forked.pid"
-    source = CORRECT_BN + f"""
+def test_forked_child_that_never_ends_is_killed(submission):
+    source = CORRECT_BN + """
 
 _original = batchnorm_backward
+_forked = []
 
 def batchnorm_backward(dout, x, gamma, eps=1e-5):
     import os, time
-    if not os.path.exists({str(pid_file)!r}):
+    if not _forked:
         pid = os.fork()
         if pid == 0:
             while True:
                 time.sleep(1)
-        open({str(pid_file)!r}, "w").write(str(pid))
+        _forked.append(pid)
+        print("forked", pid)
     return _original(dout, x, gamma, eps)
 """
     started = time.monotonic()
     report = grade_file(submission("bn_backward", source), timeout=3)
     assert time.monotonic() - started < 8
     assert report.passed
-    pid = int(pid_file.read_text())
+    pid = int(report.stdout.split("forked")[1].split()[0])
     time.sleep(0.2)
     status = Path(f"/proc/{pid}/status")
     # Gone, or dead and waiting for init to reap it: either way it no longer runs.

@@ -33,7 +33,9 @@ def grade_commands():
 @json_option
 @db_option
 @click.option("--no-record", is_flag=True, help="Grade without recording a review in the schedule.")
-def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_record):
+@click.option("--require-sandbox", is_flag=True,
+              help="Refuse to grade (exit 2) unless every layer of the sandbox holds (see `mlquiz doctor`).")
+def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_record, require_sandbox):
     """Grade your implementation of an exercise.
 
     Your functions run in a separate process on fresh random inputs (the seed is printed),
@@ -56,9 +58,17 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
         folder = path or default_folder()
         if not folder.is_dir():
             raise click.UsageError(f"no such folder: {folder}")
-        with live_verdicts(f"{display_path(folder)}/", enabled=not as_json) as on_function:
-            reports, skipped = grade_folder(folder, seed=seed, timeout=timeout, memory_mb=memory_mb,
-                                            on_function=on_function)
+        from mlquiz.grading.engine import interruptible
+
+        # SIGTERM and SIGHUP stop the children of every thread, as Ctrl-C does.
+        with interruptible(), live_verdicts(f"{display_path(folder)}/",
+                                            enabled=not as_json) as on_function:
+            try:
+                reports, skipped = grade_folder(folder, seed=seed, timeout=timeout,
+                                                memory_mb=memory_mb, on_function=on_function,
+                                                require_sandbox=require_sandbox)
+            except GradingError as exc:  # --require-sandbox and a layer is missing
+                raise click.UsageError(str(exc)) from None
         unreadable = [p for p, why in skipped if why != NOT_AN_EXERCISE]
         if not reports and not unreadable:
             raise click.UsageError(f"no exercise files in {folder} (`mlquiz init {folder}` creates them)")
@@ -72,7 +82,8 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
     try:
         with live_verdicts(path.name, enabled=not as_json) as on_function:
             report = grade_file(path, exercise=exercise, seed=seed, timeout=timeout,
-                                memory_mb=memory_mb, on_function=on_function)
+                                memory_mb=memory_mb, on_function=on_function,
+                                require_sandbox=require_sandbox)
     except GradingError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:

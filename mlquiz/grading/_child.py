@@ -1,11 +1,14 @@
 """The child side of the sandbox, and the wire format both sides share.
 
-Run as a script (``python -I -S _child.py SUBMISSION NUMPY_DIR RESULT_FD MEMORY_MB CPU_SECONDS``)
-it is the process that runs a learner's file and calls its functions. It reads
+Run as a script (``python -I -S _child.py SUBMISSION NUMPY_DIR RESULT_FD MEMORY_MB CPU_SECONDS
+PARENT_PID confined``) it is the process that runs a learner's file and calls its functions. After
+importing numpy it confines itself (``isolation.confine``: Landlock, seccomp, limits) and says
+which layers hold; then it reads
 ``{"source": the file's text, "jobs": [...]}`` as one JSON document on stdin (the text the
 grading process read, compiled under the name SUBMISSION) and writes one JSON line per event
 to the file descriptor RESULT_FD:
 
+    {"event": "sandbox", "layers": {layer: true or "why it is missing"}}   (before any learner code)
     {"event": "imported", "functions": [names defined in the file]}
     {"event": "start", "function": name}
     {"event": "result", "job": i, "ok": true, "value": ENCODED, "mutated": [arg names],
@@ -151,8 +154,12 @@ def _limit_resources(memory_mb, cpu_seconds):
 
 def _error(exc, submission):
     """An exception as the grading process reads it: its traceback keeps only the frames of
-    the learner's file, and ``function`` names the learner's function it was raised in."""
-    message = str(exc)
+    the learner's file, and ``function`` names the learner's function it was raised in. An
+    exception whose ``__str__`` raises is still the learner's own error, told as such."""
+    try:
+        message = str(exc)
+    except BaseException as broken:  # noqa: B036 (the learner's __str__ may raise anything)
+        message = f"(its message cannot be shown: str() raised {type(broken).__name__})"
     if len(message) > 2000:
         message = message[:2000] + " ..."
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == submission]
@@ -222,8 +229,25 @@ def _run_job(module, job, np, warnings, submission):
             "warnings": caught[:5], "seconds": time.perf_counter() - started}
 
 
+# The child exits with this code when its result pipe is gone: the learner's code closed it.
+PIPE_CLOSED_EXIT = 86
+
+
+def _load_isolation():
+    """``isolation.py`` beside this file, loaded by its path (mlquiz is not importable here)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_mlquiz_isolation", os.path.join(os.path.dirname(os.path.abspath(__file__)), "isolation.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv):
-    submission, numpy_dir, result_fd, memory_mb, cpu_seconds = argv[1:6]
+    submission, numpy_dir, result_fd, memory_mb, cpu_seconds, parent, mode = argv[1:8]
+    isolation = _load_isolation() if mode == "confined" else None  # "bare": only to measure the cost
+    parent_death = isolation.set_parent_death_signal(int(parent)) if isolation else "bare"
     out = os.fdopen(int(result_fd), "w", buffering=1)
 
     def emit(event):
@@ -232,8 +256,11 @@ def main(argv):
                 stream.flush()
             except Exception:
                 pass
-        out.write(json.dumps(event) + "\n")
-        out.flush()
+        try:
+            out.write(json.dumps(event) + "\n")
+            out.flush()
+        except OSError:  # the learner's code closed the pipe (os.close, os.closerange)
+            os._exit(PIPE_CLOSED_EXIT)
 
     # Only the standard library and numpy: neither mlquiz nor its references are importable.
     sys.path.insert(0, numpy_dir)
@@ -242,6 +269,13 @@ def main(argv):
     import warnings
 
     import numpy as np  # while the grading process prepares the cases
+
+    numpy_folders = [numpy_dir] + [os.path.realpath(os.path.join(numpy_dir, name)) for name in os.listdir(numpy_dir)]
+    layers = isolation.confine(submission, os.getcwd(), numpy_folders) if isolation else {}
+    layers["parent_death_signal"] = parent_death
+    leaked = sorted(k for k in os.environ if k in ("MLQUIZ_DB", "HOME") or k.startswith("XDG_"))
+    layers["minimal_environment"] = f"the environment holds {', '.join(leaked)}" if leaked else True
+    emit({"event": "sandbox", "layers": layers})
 
     request = json.loads(sys.stdin.read())
     source, jobs = request["source"], request["jobs"]

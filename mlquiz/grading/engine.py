@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import ast
 import secrets
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlquiz.curriculum import UnknownExercise, get_exercise, require_exercise
+from mlquiz.grading import sandbox as sandboxes
 from mlquiz.grading.notebook import as_python, is_notebook
-from mlquiz.grading.report import DEFAULT_MEMORY_MB, FAIL, FunctionReport, GradingError, Report
-from mlquiz.grading.sandbox import Sandbox
+from mlquiz.grading.report import (DEFAULT_MEMORY_MB, FAIL, FunctionReport, GradingError, Report,
+                                   SandboxRequired)
+from mlquiz.grading.sandbox import Sandbox, SandboxUnavailable
 
 FORBIDDEN_MODULES = ("mlquiz", "reference")
 MAX_SEED = 2**32 - 1
@@ -26,11 +31,13 @@ MAX_SEED = 2**32 - 1
 
 def grade_file(path, exercise: str | None = None, seed: int | None = None,
                timeout: float | None = None, memory_mb: int = DEFAULT_MEMORY_MB, *,
-               on_function=None) -> Report:
+               on_function=None, require_sandbox: bool = False) -> Report:
     """Grade the learner's file ``path``, a Python file or a notebook (the exercise is
     recognised from its name unless ``exercise`` is given). ``seed`` defaults to a fresh
     random one, printed in the report. ``on_function(function_report)`` is called as each
-    function's verdict is ready."""
+    function's verdict is ready. ``report.sandbox`` says which layers of the sandbox held;
+    with ``require_sandbox`` a missing one is a ``SandboxRequired`` error, raised before any
+    of the learner's code runs."""
     started = time.perf_counter()
     path = Path(path)
     if path.is_dir():
@@ -67,15 +74,49 @@ def grade_file(path, exercise: str | None = None, seed: int | None = None,
             for function in report.functions:
                 on_function and on_function(function)
         else:
-            with Sandbox(python_path.resolve(), memory_mb, len(found.functions), timeout) as sandbox:
+            with interruptible(), Sandbox(python_path.resolve(), memory_mb, len(found.functions),
+                                          timeout, require=require_sandbox) as sandbox:
                 from mlquiz.grading import judge  # numpy, the specs and the references, while the child starts
 
-                judge.grade_in_sandbox(sandbox, found, seed, timeout, report, on_function=on_function)
+                try:
+                    judge.grade_in_sandbox(sandbox, found, seed, timeout, report,
+                                           on_function=on_function)
+                except SandboxUnavailable as exc:
+                    raise SandboxRequired(
+                        f"not graded: {exc}; grading with --require-sandbox needs every layer "
+                        "(`mlquiz doctor` lists them)") from None
+            report.sandbox = sandbox.layers
         if notebook:
             notebook.locate_report(report, str(python_path.resolve()))
             report.notes = notebook.notes
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextmanager
+def interruptible():
+    """SIGTERM and SIGHUP (a closed terminal, a batch system's timeout) end grading as Ctrl-C
+    does: every child's process group is killed at once, KeyboardInterrupt unwinds the
+    sandboxes (their scratch folders removed) and nothing is recorded. Only the main thread can
+    handle signals; grading in another thread relies on the main thread's ``interruptible``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = []
+
+    def stop(signum, frame):
+        sandboxes.interrupt()
+        if not raised:  # once: a second signal must not break the cleanup of the first
+            raised.append(signum)
+            raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        sandboxes.resume()
 
 
 def _static_problem(path: Path, source: str) -> str | None:

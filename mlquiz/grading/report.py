@@ -18,6 +18,10 @@ class GradingError(Exception):
     """A usage error: no such file, unknown exercise. The CLI exits with 2."""
 
 
+class SandboxRequired(GradingError):
+    """``--require-sandbox`` and a layer of the sandbox is missing: nothing was graded."""
+
+
 @dataclass
 class FunctionReport:
     """The verdict on one function.
@@ -93,6 +97,7 @@ class Report:
     memory_mb: int = DEFAULT_MEMORY_MB
     seconds: float = 0.0
     file_problem: str | None = None
+    sandbox: dict = field(default_factory=dict)  # {layer: True or why it is missing} (isolation.LAYERS)
     source: str = field(default="", repr=False)  # the text graded (stored with the verdict)
     notes: list = field(default_factory=list)  # what grading left out, e.g. a notebook's magics
 

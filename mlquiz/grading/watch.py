@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mlquiz.curriculum import Exercise, exercises, get_exercise
 from mlquiz.grading.notebook import is_notebook
-from mlquiz.grading.report import NOT_IMPLEMENTED, PASS, GradingError
+from mlquiz.grading.report import NOT_IMPLEMENTED, PASS, GradingError, SandboxRequired
 
 
 # --- the workspace and its files ----------------------------------------------------------
@@ -84,6 +84,8 @@ def grade_folder(folder, **grade_options) -> tuple[list, list]:
         exercise, path = job
         try:
             return grade_file(path, exercise=exercise.id, **grade_options)
+        except SandboxRequired:
+            raise  # nothing can be graded: the whole folder is refused
         except GradingError as exc:
             return exc
 
