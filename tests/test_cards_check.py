@@ -116,13 +116,14 @@ def test_labels_are_drawn_from_their_domain():
 
 def test_a_hanging_simplification_is_cut_short(monkeypatch):
     def hang(*args, **kwargs):
-        time.sleep(30)
+        while True:  # burns CPU: the limit is CPU time, not wall time
+            pass
 
     monkeypatch.setattr(check.sympy, "simplify", hang)
     card = formula_card("exp(-z)/(1 + exp(-z))**2", {"z": "real"})
-    started = time.perf_counter()
+    started = time.process_time()
     result = check.check_answer(card, "sigma(z)*(1 - sigma(z))", proof_seconds=0.3)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert result.correct and result.method == "random points"
     assert "inconclusive" in result.message
     assert elapsed < 1.0
@@ -238,10 +239,11 @@ def test_hostile_input_is_refused_and_does_not_run(card_id, tmp_path):
 
 @pytest.mark.parametrize("text, reason", [
     ("__import__('os')", "double underscores"),
-    ("os.system('ls')", "quotes"),
+    ("os.system('ls')", "unknown name 'os'"),
+    ("z + 'ls'", "quotes"),
     ("__import__", "double underscores"),
     ("z.real", "attribute access"),
-    ("lambda: 1", "keyword"),
+    ("lambda: 1", "unknown name 'lambda'"),
     ("import os", "keyword"),
     ("open(z)", "unknown name"),
     ("9**9**9**9", "too large"),
@@ -287,15 +289,19 @@ def test_display_only_cards_are_not_checked():
     assert result.status == "unchecked"
 
 
-def test_latex_is_refused_for_array_cards():
-    result = verdict("backprop.dense_dw", r"x^{\top} dz")
-    assert result.status == "invalid" and "numpy-style" in result.message
+def test_latex_is_read_on_array_cards_too():
+    assert verdict("backprop.dense_dw", r"x^{\top} dz").correct
+    assert verdict("backprop.dense_dw", r"dz^{\top} x").status == "wrong"
 
 
-def test_pretty_answer_uses_sympy_for_formulas():
-    text = check.pretty_answer(get_card("logistic_regression.sigmoid"))
-    assert "─" in text  # sympy's unicode fraction bar
-    assert check.pretty_answer(get_card("backprop.dense_dw")) == "xᵀ ∂C/∂z"
+def test_the_answer_shown_is_the_cards_own_textbook_formula():
+    for card_id, shown in [
+        ("logistic_regression.sigmoid", "1/(1 + e⁻ᶻ)"),
+        ("backprop.dense_dw", "xᵀ ∂C/∂z"),
+        ("l1.soft_threshold", "sign(w) max(|w| - t, 0)"),
+        ("adaboost.factor_correct", "√(eₘ/(1 - eₘ))"),
+    ]:
+        assert check.pretty_answer(get_card(card_id)) == shown
 
 
 @pytest.mark.parametrize("card_id, text", [
