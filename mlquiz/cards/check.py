@@ -54,7 +54,7 @@ N_POINTS = 40
 #: relative tolerance of the random-point and random-array comparisons
 RTOL = 1e-8
 #: the draws of random arrays, in order (each with fresh dimension sizes)
-ARRAY_DRAWS = ("normal", "integer", "large", "integer", "normal")
+ARRAY_DRAWS = ("normal", "integer", "sparse", "large", "sparse", "integer", "normal")
 #: the largest power of a number a formula may contain (``9^9^9`` is refused, not computed)
 MAX_POWER_BITS = 4096
 #: the largest factorial a formula may contain (170! is the largest below the float range)
@@ -224,11 +224,12 @@ def _indicator(condition) -> sympy.Expr:
 _SCALAR_CALLS = {
     "exp": sympy.exp, "log": sympy.log, "log1p": lambda x: sympy.log(1 + x),
     "expm1": lambda x: sympy.exp(x) - 1, "sqrt": sympy.sqrt, "abs": sympy.Abs,
-    "norm": sympy.Abs, "sign": sympy.sign, "max": sympy.Max, "min": sympy.Min,
+    "norm": lambda x, order=2: sympy.Abs(x), "sign": sympy.sign, "max": sympy.Max, "min": sympy.Min,
     "maximum": sympy.Max, "minimum": sympy.Min, "sigma": SIGMA, "tanh": sympy.tanh,
     "square": lambda x: x**2, "multiply": lambda a, b: a * b, "power": _power,
     "divide": lambda a, b: a / b, "add": lambda a, b: a + b, "subtract": lambda a, b: a - b,
     "indicator": _indicator, "factorial": _factorial,
+    "logaddexp": lambda a, b: sympy.log(sympy.exp(a) + sympy.exp(b)),
 }
 _RELATIONS = {ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge,
               ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne}
@@ -474,12 +475,18 @@ def _fits(value: float, domain: str) -> bool:
     }[domain]
 
 
-def draw_point(domains: dict, rng: random.Random, style: str) -> dict:
-    """A random point (symbol -> float) of the given style (:data:`POINT_STYLES`); special
-    and tie points set one symbol equal to another where the domains allow (x exactly at a
-    threshold t, a score equal to a label)."""
+def draw_point(domains: dict, rng: random.Random, style: str, turn: int = 0) -> dict:
+    """A random point (symbol -> float) of the given style (:data:`POINT_STYLES`). Special
+    points go through the special values in turn (the ``turn``-th time the style comes up,
+    symbol ``i`` takes value ``turn + i``), so each symbol meets each of them; tie points set
+    one symbol equal to another where the domains allow (x exactly at a threshold t, a score
+    equal to a label)."""
     env = {symbol: _draw(domain, rng, style) for symbol, domain in domains.items()}
-    if style in ("special", "tie") and len(env) > 1:
+    if style == "special":
+        for i, (symbol, domain) in enumerate(domains.items()):
+            if domain in _SPECIAL:
+                env[symbol] = _SPECIAL[domain][(turn + i) % len(_SPECIAL[domain])]
+    if style == "tie" and len(env) > 1:
         a, b = rng.sample(list(env), 2)
         if _fits(env[b], domains[a]):
             env[a] = env[b]
@@ -524,7 +531,8 @@ def compare_formulas(
     agreed = 0
     for attempt in range(N_POINTS * 5):
         _check_budget()
-        env = draw_point(domains, rng, POINT_STYLES[attempt % len(POINT_STYLES)])
+        turn, style = divmod(attempt, len(POINT_STYLES))
+        env = draw_point(domains, rng, POINT_STYLES[style], turn)
         try:
             want = value_at(expected, env)
         except _Undefined:
@@ -569,6 +577,17 @@ class Identity:
 
     def matrix(self, n: int) -> np.ndarray:
         return self.scale * np.eye(n)
+
+
+class _Row(np.ndarray):
+    """A transposed vector (``w.T``, ``wᵀ``): juxtaposed with a vector it is an inner product
+    (``wᵀ x``), as in a textbook. Arithmetic keeps the mark (``λ/2 wᵀ w``)."""
+
+
+def _transpose(value):
+    if np.ndim(value) == 1:
+        return np.asarray(value).view(np.ndarray) if isinstance(value, _Row) else np.asarray(value).view(_Row)
+    return np.transpose(value)
 
 
 _IDENTITY_USE = "I (the identity matrix) can only be scaled, added to a square matrix or multiply a matrix."
@@ -809,15 +828,12 @@ def _fits_matmul(a, b) -> bool:
     return np.shape(a)[-1] == np.shape(b)[0]
 
 
-def _textbook_product(node: ast.BinOp, a, b):
+def _textbook_product(a, b):
     """Juxtaposition on an array card, as in a textbook: a matrix product when one side is a
     matrix (``x W``, ``X^T (y - h)``, ``α G``) or the left side is a transposed vector
     (``w^T x``) and the sizes fit; a product element by element otherwise (``y (X w + b)``,
     ``λ w``, ``2 x``)."""
-    transposed_vector = (
-        isinstance(node.left, ast.Attribute) and node.left.attr == "T" and np.ndim(a) == 1
-    )
-    if (np.ndim(a) >= 2 or np.ndim(b) >= 2 or transposed_vector) and _fits_matmul(a, b):
+    if (np.ndim(a) >= 2 or np.ndim(b) >= 2 or isinstance(a, _Row)) and _fits_matmul(a, b):
         _guard_product("matmul", [a, b])
         return np.matmul(a, b)
     _guard_broadcast(a, b)
@@ -839,7 +855,7 @@ def _binary(node: ast.BinOp, left, right):
         return _identity_op(node.op, left, right)
     left, right = _plain(left), _plain(right)
     if isinstance(node.op, JUXTAPOSE):
-        return _textbook_product(node, left, right)
+        return _textbook_product(left, right)
     if isinstance(node.op, ast.MatMult):
         _guard_product("matmul", [left, right])
         return np.matmul(left, right)
@@ -918,7 +934,7 @@ def _eval(node: ast.AST, env: dict):
             return tuple(np.shape(_plain(value)))
         if node.attr == "size":
             return np.float64(np.size(_plain(value)))
-        return np.transpose(_plain(value))
+        return _transpose(_plain(value))
     if isinstance(node, ast.Subscript):
         return _subscript(node, env)
     if isinstance(node, ast.Call):
@@ -952,23 +968,37 @@ def random_arrays(card: Card, rng: np.random.Generator, style: str = "normal") -
 
     Each dimension name gets its own size (2 to 9, distinct), so ``x @ W`` and ``x.T @ W``
     cannot both fit. ``style`` (:data:`ARRAY_DRAWS`): ``"normal"`` draws, ``"integer"``
-    values (-2 to 2, so that ties, zeros and margins of exactly 1 occur), ``"large"`` values
-    (ten times as spread)."""
+    values (-2 to 2, so that ties and zeros occur, one zero and one tie with a threshold
+    scalar at least), ``"sparse"`` ones (mostly 0, some ±1, scalars ±1: sums such as
+    ``y (X w + b)`` are then often exactly 1), ``"large"`` values (ten times as spread)."""
     dims = card.dims
     sizes = dict(zip(dims, (int(s) for s in rng.choice(np.arange(2, 10), size=len(dims), replace=False))))
     env: dict = {name: np.float64(size) for name, size in sizes.items()}
-    for name, shape in card.shapes.items():
+    for name, shape in sorted(card.shapes.items(), key=lambda item: len(item[1])):  # scalars first
         shape = tuple(sizes[d] if isinstance(d, str) else d for d in shape)
         domain = card.domains.get(name, "real")
         if domain == "binary":
             value = rng.integers(0, 2, size=shape).astype(float)
         elif domain == "sign":
             value = rng.choice(np.array([-1.0, 1.0]), size=shape)
-        elif style == "integer":
-            value = {
-                "positive": lambda: rng.integers(1, 4, size=shape).astype(float),
-                "unit": lambda: rng.choice(np.array([0.25, 0.5, 0.75]), size=shape),
-            }.get(domain, lambda: rng.integers(-2, 3, size=shape).astype(float))()
+        elif style in ("integer", "sparse"):
+            if domain == "positive":
+                value = rng.integers(1, 4, size=shape).astype(float)
+            elif domain == "unit":
+                value = rng.choice(np.array([0.25, 0.5, 0.75]), size=shape)
+            elif style == "integer":
+                value = rng.integers(-2, 3, size=shape).astype(float)
+            elif shape == ():  # an offset of ±1 over sparse inputs: margins of exactly 1
+                value = rng.choice(np.array([-1.0, 1.0]))
+            else:
+                value = rng.choice(np.array([-1.0, 0.0, 1.0]), p=[0.2, 0.6, 0.2], size=shape)
+            value = np.asarray(value)
+            if domain == "real" and value.size >= 2:
+                value.flat[rng.integers(value.size)] = 0.0  # a score of exactly 0
+                thresholds = [v for n, v in env.items() if np.ndim(v) == 0 and n in card.shapes
+                              and card.domains.get(n, "real") == "real"]
+                if thresholds:  # x exactly at a threshold t
+                    value.flat[rng.integers(value.size)] = float(rng.choice(thresholds))
         elif domain == "positive":
             value = rng.uniform(3.0, 20.0, size=shape) if style == "large" else rng.uniform(0.5, 2.0, size=shape)
         elif domain == "unit":

@@ -39,7 +39,8 @@ MAX_LENGTH = 400
 #: scalar-mode functions: name -> accepted numbers of arguments (``None``: two or more)
 SCALAR_FUNCTIONS = {
     "exp": (1,), "log": (1, 2), "log1p": (1,), "expm1": (1,), "sqrt": (1,), "abs": (1,),
-    "sign": (1,), "max": None, "min": None, "sigma": (1,), "tanh": (1,), "norm": (1,),
+    "sign": (1,), "max": None, "min": None, "sigma": (1,), "tanh": (1,), "norm": (1, 2),
+    "logaddexp": (2,),
     "square": (1,), "multiply": (2,), "power": (2,), "divide": (2,), "add": (2,),
     "subtract": (2,), "maximum": (2,), "minimum": (2,), "indicator": (1,), "factorial": (1,),
 }
@@ -83,7 +84,7 @@ GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "eps", "ϵ": "eps", "η": "eta",
     "θ": "theta", "λ": "lam", "μ": "mu", "ν": "nu", "π": "pi", "ρ": "rho", "σ": "sigma",
     "τ": "tau", "φ": "phi", "ξ": "xi", "ω": "omega", "Δ": "Delta", "κ": "kappa", "ζ": "zeta",
-    "χ": "chi", "ψ": "psi", "Σ": "Sigma",
+    "χ": "chi", "ψ": "psi", "Σ": "sum", "∑": "sum", "∏": "prod",
 }
 #: long names for the short ones used by cards (``lambda`` is a Python keyword: read as ``lam``)
 NAME_ALIASES = {
@@ -221,7 +222,7 @@ _LATEX_FONTS = {"operatorname", "mathrm", "text", "textrm", "mathit", "mathbf", 
                 "bm", "mathsf", "textit", "textbf", "mathnormal"}
 _LATEX_ACCENTS = {"hat": "_hat", "widehat": "_hat", "bar": "_bar", "overline": "_bar",
                   "tilde": "_tilde", "widetilde": "_tilde"}
-_LATEX_UNCHECKABLE = {"sum", "prod", "int", "partial", "nabla", "lim", "infty", "prime",
+_LATEX_UNCHECKABLE = {"int", "partial", "nabla", "lim", "infty", "prime",
                       "mathbb", "mathcal", "sin", "cos", "tan", "arg", "argmax", "argmin", "det"}
 
 
@@ -355,6 +356,13 @@ class _Latex:
                 return j
             out.add(" sqrt", pos)
             return self.group(j)
+        if name in ("sum", "prod"):  # \\sum_{i=1}^{N}: the limits are the whole first axis
+            k = self.skip_space(j)
+            while k < len(s) and s[k] in "_^":
+                k = self.skip_space(self.argument(k + 1)[2])
+            _add_name(out, name, pos, "")
+            out.add(" ", pos)
+            return k
         if name in _LATEX_SIZES:
             k = self.skip_space(j)
             if k < len(s) and s[k] == ".":
@@ -558,6 +566,9 @@ def tokenize(
         if mode == "array" and value == "None":
             tokens.append(Token("none", "None", pos))
             continue
+        if re.fullmatch(r"_\d", value) and tokens and tokens[-1].value in ("|", "||", "‖"):
+            tokens.append(Token("normsub", value[1:], pos))  # ||w||_1: the order of the norm
+            continue
         if value in NAMESPACES and nxt.value == ".":
             i = _namespaced(raw, i, mode, builtin, tokens)
             continue
@@ -607,7 +618,7 @@ def _resolve(value, pos, nxt, mode, names, extra, builtin, forbid):
         return Token("var", value, pos)
     if value in extra:
         return Token("func", extra[value], pos)
-    if not call and (base := _base_name(value, names)) is not None:
+    if not (call and canonical in builtin) and (base := _base_name(value, names)) is not None:
         return Token("var", base, pos)
     if canonical in builtin:
         return Token("func", canonical, pos)
@@ -625,7 +636,8 @@ def _resolve(value, pos, nxt, mode, names, extra, builtin, forbid):
         return Token("var", alias, pos)
     if (alias := _subscripted(value, names, mode)) is not None:
         return Token("var", alias, pos)
-    if mode == "scalar" and len(value) <= 24 and (parts := _split_name(value, names | CONSTANTS)):
+    known = names | CONSTANTS if mode == "scalar" else names
+    if len(value) <= 24 and (parts := _split_name(value, known)):  # λw, Xw: juxtaposed names
         return [Token("var" if part in names else "const", part, pos) for part in parts]
     if value == "lambda" or value in keyword.kwlist:
         raise AnswerError(f"unknown name {value!r}{_at(pos)}; this card has no such symbol.")
@@ -644,12 +656,15 @@ def _opens(tokens: list[Token]) -> bool:
 
 
 def _bars(tokens: list[Token]) -> list[Token]:
-    """``|x|`` -> ``abs(x)``, ``||w||`` and ``‖w‖`` -> ``norm(w)``. A bar closes the innermost
-    open bar of its kind when it follows a value, and opens one otherwise. ``||`` is a norm bar
-    when it closes a norm or another ``||`` follows; else two bars (``||w| - t|``)."""
+    """``|x|`` -> ``abs(x)``, ``||w||`` and ``‖w‖`` -> ``norm(w)`` (``||w||_1`` ->
+    ``norm(w, 1)``). A bar closes the innermost open bar of its kind when it follows a value,
+    and opens one otherwise. ``||`` is a norm bar when it closes a norm or another ``||``
+    follows; else two bars (``||w| - t|``, ``|x||y|``)."""
     out: list[Token] = []
     stack: list[str] = []
     for i, token in enumerate(tokens):
+        if token.kind == "normsub":
+            continue  # used when its norm closed
         if token.kind != "op" or token.value not in ("|", "||", "‖"):
             out.append(token)
             continue
@@ -657,10 +672,13 @@ def _bars(tokens: list[Token]) -> list[Token]:
         if token.value == "||":
             closes_norm = bool(stack) and stack[-1] == "‖" and not _opens(out)
             norm_ahead = any(t.kind == "op" and t.value == "||" for t in tokens[i + 1:])
-            bars = ["‖"] if closes_norm or (_opens(out) and norm_ahead) else ["|", "|"]
+            bars = ["‖"] if closes_norm or norm_ahead else ["|", "|"]
         for bar in bars:
             if stack and stack[-1] == bar and not _opens(out):
                 stack.pop()
+                following = tokens[i + 1] if i + 1 < len(tokens) else None
+                if bar == "‖" and following is not None and following.kind == "normsub":
+                    out += [Token("op", ",", following.pos), Token("num", following.value, following.pos)]
                 out.append(Token("op", ")", token.pos))
             elif _opens(out) or not stack or stack[-1] != bar:
                 stack.append(bar)
@@ -703,9 +721,33 @@ def _factorials(tokens: list[Token]) -> list[Token]:
     return out
 
 
+def _term_end(tokens: list[Token], start: int) -> int:
+    """Where the product term starting at ``start`` ends: at a ``+`` or ``-`` between terms,
+    a closing bracket, a comma or a comparison (at the term's own depth)."""
+    depth = 0
+    for k in range(start, len(tokens)):
+        token = tokens[k]
+        if token.kind != "op":
+            continue
+        if token.value in ("(", "["):
+            depth += 1
+        elif token.value in (")", "]"):
+            if depth == 0:
+                return k
+            depth -= 1
+        elif depth == 0 and k > start and token.value in ("+", "-", ",", "=", "<", ">", "<=", ">=", "==", "!="):
+            previous = tokens[k - 1]
+            if token.value not in "+-" or previous.kind in ("num", "var", "const", "attr", "none") \
+                    or previous.value in (")", "]"):
+                return k
+    return len(tokens)
+
+
 def _bare_calls(tokens: list[Token]) -> list[Token]:
     """``√x``, ``log h``, ``sqrt 2``: a function without parentheses takes the next factor
-    (a number, a name, a constant, with its power: ``log x^2`` is ``log(x^2)``)."""
+    (a number, a name, a constant, with its power: ``log x^2`` is ``log(x^2)``). A sum or a
+    product without parentheses (``Σ w exp(-α y pred)``, ``\\sum_i ...``) takes the whole
+    product term after it and runs over the first axis, as the index of a textbook sum does."""
     out: list[Token] = []
     i = 0
     while i < len(tokens):
@@ -713,6 +755,15 @@ def _bare_calls(tokens: list[Token]) -> list[Token]:
         out.append(token)
         i += 1
         if token.kind != "func" or (i < len(tokens) and tokens[i].value == "("):
+            continue
+        if token.value in ("sum", "prod"):
+            end = _term_end(tokens, i)
+            if end == i:
+                raise AnswerError(f"{token.value}{_at(token.pos)} needs what it sums.")
+            out += [Token("op", "(", token.pos), *_bare_calls(tokens[i:end]), Token("op", ",", token.pos),
+                    Token("kw", "axis", token.pos), Token("op", "=", token.pos), Token("num", "0", token.pos),
+                    Token("op", ")", token.pos)]
+            i = end
             continue
         if i >= len(tokens) or tokens[i].kind not in ("num", "var", "const", "func"):
             raise AnswerError(f"{token.value}{_at(token.pos)} needs its argument, e.g. {token.value}(x).")
