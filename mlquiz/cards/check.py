@@ -54,7 +54,8 @@ N_POINTS = 40
 #: relative tolerance of the random-point and random-array comparisons
 RTOL = 1e-8
 #: the draws of random arrays, in order (each with fresh dimension sizes)
-ARRAY_DRAWS = ("normal", "integer", "sparse", "large", "sparse", "integer", "normal")
+ARRAY_DRAWS = ("normal", "integer", "sparse", "large", "sparse", "integer", "sparse", "sparse", "normal",
+               "sparse", "sparse", "integer")
 #: the largest power of a number a formula may contain (``9^9^9`` is refused, not computed)
 MAX_POWER_BITS = 4096
 #: the largest factorial a formula may contain (170! is the largest below the float range)
@@ -75,6 +76,7 @@ _ASSUMPTIONS = {
     "binary": {"real": True},
     "sign": {"real": True, "nonzero": True},
 }
+_FLOAT_MAX = 1.7976931348623157e308
 _EULER_NOTE = " (e was read as Euler's number, 2.718…)"
 
 
@@ -292,6 +294,8 @@ def _formula(tree: ast.Expression, table) -> sympy.Expr:
     expr = _build(tree, table)
     if not isinstance(expr, sympy.Expr):
         raise AnswerError("type a formula, not an equation or a condition.")
+    if any(number.is_finite and abs(number) > _FLOAT_MAX for number in expr.atoms(sympy.Number)):
+        raise AnswerError("refused: the answer holds a number beyond the range of floating-point numbers.")
     return expr
 
 
@@ -864,7 +868,11 @@ def _binary(node: ast.BinOp, left, right):
             _guard_product("inv", [left])
             return np.linalg.inv(left)
     _guard_broadcast(left, right)
-    return _BINARY[type(node.op)](left, right)
+    result = _BINARY[type(node.op)](left, right)
+    if isinstance(node.op, ast.Pow) and np.ndim(result) == 0 and np.isinf(result) \
+            and np.isfinite(left) and np.isfinite(right):
+        raise AnswerError("refused: that power is too large to compute.")
+    return result
 
 
 def _index(node: ast.AST, env: dict):
@@ -966,13 +974,15 @@ def evaluate_array(text: str, card: Card, env: dict):
 def random_arrays(card: Card, rng: np.random.Generator, style: str = "normal") -> tuple[dict, dict[str, int]]:
     """Random inputs of the card's declared shapes and domains, then its derived arrays.
 
-    Each dimension name gets its own size (2 to 9, distinct), so ``x @ W`` and ``x.T @ W``
+    Each dimension name gets its own size (2 to 9, distinct; 4 to 16 in integer and sparse
+    draws, for more chances of a tie), so ``x @ W`` and ``x.T @ W``
     cannot both fit. ``style`` (:data:`ARRAY_DRAWS`): ``"normal"`` draws, ``"integer"``
     values (-2 to 2, so that ties and zeros occur, one zero and one tie with a threshold
     scalar at least), ``"sparse"`` ones (mostly 0, some ±1, scalars ±1: sums such as
     ``y (X w + b)`` are then often exactly 1), ``"large"`` values (ten times as spread)."""
     dims = card.dims
-    sizes = dict(zip(dims, (int(s) for s in rng.choice(np.arange(2, 10), size=len(dims), replace=False))))
+    choices = np.arange(4, 17) if style in ("integer", "sparse") else np.arange(2, 10)
+    sizes = dict(zip(dims, (int(s) for s in rng.choice(choices, size=len(dims), replace=False))))
     env: dict = {name: np.float64(size) for name, size in sizes.items()}
     for name, shape in sorted(card.shapes.items(), key=lambda item: len(item[1])):  # scalars first
         shape = tuple(sizes[d] if isinstance(d, str) else d for d in shape)
@@ -991,7 +1001,7 @@ def random_arrays(card: Card, rng: np.random.Generator, style: str = "normal") -
             elif shape == ():  # an offset of ±1 over sparse inputs: margins of exactly 1
                 value = rng.choice(np.array([-1.0, 1.0]))
             else:
-                value = rng.choice(np.array([-1.0, 0.0, 1.0]), p=[0.2, 0.6, 0.2], size=shape)
+                value = rng.choice(np.array([-1.0, 0.0, 1.0]), p=[0.3, 0.4, 0.3], size=shape)
             value = np.asarray(value)
             if domain == "real" and value.size >= 2:
                 value.flat[rng.integers(value.size)] = 0.0  # a score of exactly 0

@@ -26,7 +26,7 @@ _RATING_WORDS = {
 
 
 def card_commands():
-    return [review, cards, card, export]
+    return [review, cards, card, export, check_command]
 
 
 def _deck():
@@ -119,12 +119,30 @@ class _Checker:
         return check
 
 
-def _read_line(prompt: str) -> str:
-    """One line of input; ``EOFError`` at the end of input. Piped input is echoed so a
-    transcript reads like a session."""
-    click.echo(prompt, nl=False)
+def _line_editing() -> bool:
+    """Turn on line editing (arrow keys, history with up and down) for ``input()`` where the
+    platform has ``readline``; whether it is on."""
+    try:
+        import readline  # noqa: F401 - importing it is what makes input() edit lines
+    except ImportError:
+        return False
+    return True
+
+
+def _read_line(prompt: str, history: bool = False) -> str:
+    """One line of input; ``EOFError`` at the end of input. At a terminal the line can be
+    edited (readline), and with ``history`` it is kept for the up arrow (answers are; ratings
+    are not). Piped input is echoed so a transcript reads like a session."""
     if sys.stdin.isatty():
-        return input()
+        if not _line_editing():
+            return input(prompt)
+        import readline
+
+        line = input(prompt)
+        if line.strip() and not history:
+            readline.remove_history_item(readline.get_current_history_length() - 1)
+        return line
+    click.echo(prompt, nl=False)
     line = sys.stdin.readline()
     if not line:
         click.echo()
@@ -185,7 +203,7 @@ def _review_one(card, position: str, lang: str, checker: _Checker) -> tuple[int,
     checker.start()
     proposed = None
     while True:
-        text = _read_line("Your answer (Enter to reveal): ").strip()
+        text = _read_line("Your answer (Enter to reveal): ", history=True).strip()
         if not text:
             break
         check = checker.module()
@@ -370,6 +388,31 @@ def card(card_id, lang, db):
     row = states.get(found.id)
     due = f", due {show_time(row['due'])}" if row and row["due"] else ""
     click.echo(f"Schedule: {_state_name(row)}{due}.")
+
+
+# --- check -------------------------------------------------------------------------------
+
+@click.command("check")
+def check_command():
+    """Check typed answers in bulk: JSON lines in, JSON lines out.
+
+    Each line of standard input is a JSON object {"card": ID, "answer": TEXT}; each answer
+    gets one line of output: {"card", "answer", "status", "method", "message", "seconds"},
+    with status correct, wrong or invalid (unchecked for a display-only card) and seconds the
+    CPU time of its check (at most about a second, whatever the answer). A malformed line
+    gets status invalid and says why. Everything runs in one process, as in a review.
+
+    \b
+    Example:
+      echo '{"card": "backprop.dense_forward", "answer": "x W + b"}' | mlquiz check
+    """
+    _deck()
+    from mlquiz.cards.check import check_request
+
+    for line in click.get_text_stream("stdin", errors="replace"):
+        if line.strip():
+            click.echo(json.dumps(check_request(line), ensure_ascii=False))
+            sys.stdout.flush()
 
 
 # --- export -------------------------------------------------------------------------------
