@@ -217,10 +217,14 @@ def _is_condition(value) -> bool:
     return isinstance(value, sympy.logic.boolalg.Boolean) and not isinstance(value, sympy.Expr)
 
 
-def _indicator(condition) -> sympy.Expr:
+def _condition(condition):
     if not _is_condition(condition):
-        raise AnswerError("the indicator I(...) takes a condition, e.g. I(y f < 1).")
-    return sympy.Piecewise((1, condition), (0, True))
+        raise AnswerError("the indicator I(...) and where(...) take a condition first, e.g. I(y f < 1).")
+    return condition
+
+
+def _indicator(condition) -> sympy.Expr:
+    return sympy.Piecewise((1, _condition(condition)), (0, True))
 
 
 _SCALAR_CALLS = {
@@ -232,6 +236,9 @@ _SCALAR_CALLS = {
     "divide": lambda a, b: a / b, "add": lambda a, b: a + b, "subtract": lambda a, b: a - b,
     "indicator": _indicator, "factorial": _factorial,
     "logaddexp": lambda a, b: sympy.log(sympy.exp(a) + sympy.exp(b)),
+    "where": lambda condition, a, b: sympy.Piecewise((a, _condition(condition)), (b, True)),
+    "dot": lambda a, b: a * b, "inner": lambda a, b: a * b, "matmul": lambda a, b: a * b,
+    "negative": lambda x: -x, "reciprocal": lambda x: 1 / x,
 }
 _RELATIONS = {ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge,
               ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne}
@@ -603,6 +610,7 @@ _ELEMENTWISE = {
     "maximum": np.maximum, "minimum": np.minimum, "logaddexp": np.logaddexp, "clip": np.clip,
     "multiply": np.multiply, "power": np.power, "divide": np.divide, "add": np.add,
     "subtract": np.subtract, "ones_like": np.ones_like, "zeros_like": np.zeros_like,
+    "negative": np.negative, "reciprocal": lambda x: np.divide(1.0, x),
 }
 #: products and solves, each bounded by :func:`_guard_product` before it runs
 _LINEAR_ALGEBRA = {
@@ -610,9 +618,10 @@ _LINEAR_ALGEBRA = {
     "inv": np.linalg.inv, "solve": np.linalg.solve,
 }
 #: shape changes
-_SHAPING = {"transpose": np.transpose, "diag": np.diag}
+_SHAPING = {"transpose": np.transpose, "diag": np.diag, "ravel": np.ravel, "flatten": np.ravel,
+            "squeeze": np.squeeze}
 _REDUCE = {
-    "sum": np.sum, "mean": np.mean, "prod": np.prod, "var": np.var, "std": np.std,
+    "count_nonzero": np.count_nonzero, "sum": np.sum, "mean": np.mean, "prod": np.prod, "var": np.var, "std": np.std,
     "max": np.max, "min": np.min, "norm": np.linalg.norm,
 }
 
@@ -750,6 +759,12 @@ def _call(name: str, node: ast.Call, first, env: dict):
         return _REDUCE[name](*args, **kwargs)
     if kwargs:
         raise AnswerError(f"{name} takes no keyword arguments here.")
+    if name == "reshape" and first is not None:
+        sizes = [_literal_int(n) for n in rest[0].elts] if len(rest) == 1 and isinstance(rest[0], ast.Tuple) \
+            else [_literal_int(n) for n in rest]
+        if not sizes or None in sizes:
+            raise AnswerError("reshape takes whole numbers, e.g. .reshape(-1, 1).")
+        return np.reshape(_plain(first), sizes)
     if name in ("ones", "zeros"):
         if len(rest) != 1:
             raise AnswerError(f"{name} takes one size or a tuple of sizes: {name}(N).")
@@ -1125,7 +1140,7 @@ def check_answer(card: Card, text: str, *, seed: int | None = None, proof_second
         return Verdict("invalid", "", str(exc))
     except RecursionError:
         return Verdict("invalid", "", "The answer is nested too deeply.")
-    except (MemoryError, OverflowError, ArithmeticError, TypeError, ValueError, IndexError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a typed answer never ends a session with a traceback
         return Verdict("invalid", "", f"The answer could not be evaluated ({type(exc).__name__}: {exc}).")
 
 

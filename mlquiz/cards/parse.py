@@ -40,7 +40,8 @@ MAX_LENGTH = 400
 SCALAR_FUNCTIONS = {
     "exp": (1,), "log": (1, 2), "log1p": (1,), "expm1": (1,), "sqrt": (1,), "abs": (1,),
     "sign": (1,), "max": None, "min": None, "sigma": (1,), "tanh": (1,), "norm": (1, 2),
-    "logaddexp": (2,),
+    "logaddexp": (2,), "where": (3,), "dot": (2,), "inner": (2,), "matmul": (2,),
+    "negative": (1,), "reciprocal": (1,),
     "square": (1,), "multiply": (2,), "power": (2,), "divide": (2,), "add": (2,),
     "subtract": (2,), "maximum": (2,), "minimum": (2,), "indicator": (1,), "factorial": (1,),
 }
@@ -51,9 +52,10 @@ ARRAY_FUNCTIONS = {
     "abs", "sign", "tanh", "square", "maximum", "minimum", "logaddexp", "where", "clip", "dot",
     "outer", "matmul", "transpose", "sigma", "inv", "solve", "norm", "eye", "diag", "ones_like",
     "zeros_like", "multiply", "power", "divide", "add", "subtract", "einsum", "ones", "zeros",
-    "len", "indicator", "inner", "factorial",
+    "len", "indicator", "inner", "factorial", "negative", "reciprocal", "count_nonzero",
 }
-ARRAY_METHODS = {"sum", "mean", "prod", "var", "std", "max", "min", "dot", "transpose"}
+ARRAY_METHODS = {"sum", "mean", "prod", "var", "std", "max", "min", "dot", "transpose", "reshape",
+                 "ravel", "flatten", "squeeze"}
 ARRAY_ATTRIBUTES = {"T", "shape", "size"}
 KEYWORD_ARGUMENTS = {"axis", "keepdims", "ddof"}
 CONSTANTS = {"e", "pi"}
@@ -72,7 +74,7 @@ NAMESPACES = {"np", "numpy", "math"}
 
 #: characters a learner may type that mean an ASCII operator or a short text
 _CHAR_REPLACEMENTS = {
-    "·": "*", "×": "*", "∙": "*", "⋅": "*", "⊙": "*", "∘": "*", "∗": "*", "−": "-", "–": "-",
+    "·": "⋅", "×": "⋅", "∙": "⋅", "⊙": "*", "∘": "*", "∗": "*", "−": "-", "–": "-",
     "÷": "/", "（": "(", "）": ")", "，": ",", "＝": "=", "√": " sqrt ", "½": "(1/2)",
     "¼": "(1/4)", "¾": "(3/4)", "⅓": "(1/3)", "≤": "<=", "≥": ">=", "≠": "!=", "∥": "‖",
     "𝟙": " indicator ", "ᵀ": "^⊤",
@@ -100,7 +102,7 @@ _TOKEN = re.compile(
     (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<str>'[^'\n]*'|"[^"\n]*")
-  | (?P<op>\*\*|<=|>=|==|!=|\|\||[-+*/^@(),.=<>|‖⊤!\[\]:])
+  | (?P<op>\*\*|<=|>=|==|!=|\|\||[-+*/^@(),.=<>|‖⊤⋅!\[\]:])
   | (?P<space>\s+)
     """,
     re.VERBOSE,
@@ -209,7 +211,7 @@ _LATEX_NAMES = {
     "ln": "log", "max": "max", "min": "min", "tanh": "tanh", "sign": "sign", "sgn": "sign",
 }
 _LATEX_OPERATORS = {
-    "cdot": "*", "times": "*", "ast": "*", "odot": "*", "circ": "*", "div": "/", "le": "<=",
+    "cdot": "⋅", "times": "⋅", "ast": "*", "odot": "*", "circ": "*", "div": "/", "le": "<=",
     "leq": "<=", "leqslant": "<=", "ge": ">=", "geq": ">=", "geqslant": ">=", "ne": "!=",
     "neq": "!=", "lt": "<", "gt": ">", "top": "⊤", "intercal": "⊤", "|": "‖", "lVert": "‖",
     "rVert": "‖", "Vert": "‖", "lvert": "|", "rvert": "|", "vert": "|", "{": "(", "}": ")",
@@ -543,6 +545,9 @@ def tokenize(
             attr = nxt.value if nxt.kind == "name" else ""
             if attr:
                 _refuse_name(attr, nxt.pos)
+            if mode == "scalar" and attr == "T":
+                i += 1  # the transpose of a number is the number
+                continue
             if mode == "array" and attr in ARRAY_ATTRIBUTES:
                 tokens.append(Token("attr", attr, pos))
             elif mode == "array" and attr in ARRAY_METHODS:
@@ -555,6 +560,9 @@ def tokenize(
             else:
                 raise AnswerError(f"refused: attribute access ('.'){_at(pos)} is not allowed in a formula.")
             i += 1
+            continue
+        if kind == "op" and value == "⋅":  # a dot or a cross: the textbook product
+            tokens.append(Token("op", "*" if mode == "scalar" else "%", pos))
             continue
         if kind == "op":
             tokens.append(Token("op", value, pos))

@@ -407,7 +407,9 @@ def check_command():
       echo '{"card": "backprop.dense_forward", "answer": "x W + b"}' | mlquiz check
     """
     _deck()
-    from mlquiz.cards.check import check_request
+    from mlquiz.cards.check import check_request, warm_up
+
+    warm_up()  # sympy's first simplification imports modules: not inside an answer's time limit
 
     for line in click.get_text_stream("stdin", errors="replace"):
         if line.strip():
