@@ -129,19 +129,13 @@ def _line_editing() -> bool:
     return True
 
 
-def _read_line(prompt: str, history: bool = False) -> str:
+def _read_line(prompt: str) -> str:
     """One line of input; ``EOFError`` at the end of input. At a terminal the line can be
-    edited (readline), and with ``history`` it is kept for the up arrow (answers are; ratings
-    are not). Piped input is echoed so a transcript reads like a session."""
+    edited (readline) and is kept in the history, for the up arrow. Piped input is echoed so
+    a transcript reads like a session."""
     if sys.stdin.isatty():
-        if not _line_editing():
-            return input(prompt)
-        import readline
-
-        line = input(prompt)
-        if line.strip() and not history:
-            readline.remove_history_item(readline.get_current_history_length() - 1)
-        return line
+        _line_editing()
+        return input(prompt)
     click.echo(prompt, nl=False)
     line = sys.stdin.readline()
     if not line:
@@ -152,11 +146,21 @@ def _read_line(prompt: str, history: bool = False) -> str:
     return line
 
 
+def _forget_line(line: str) -> None:
+    """Drop the line just read from the history (ratings: the up arrow brings back answers)."""
+    if line.strip() and sys.stdin.isatty() and _line_editing():
+        import readline
+
+        readline.remove_history_item(readline.get_current_history_length() - 1)
+
+
 def _ask_rating(proposed: int | None) -> int:
     choices = "1 again, 2 hard, 3 good, 4 easy"
     prompt = f"Rate ({choices})" + (f" [{proposed} {RATING_NAMES[proposed]}]: " if proposed else ": ")
     while True:
-        text = _read_line(prompt).strip().lower()
+        text = _read_line(prompt)
+        _forget_line(text)
+        text = text.strip().lower()
         if not text and proposed:
             return proposed
         if text in _RATING_WORDS:
@@ -203,7 +207,7 @@ def _review_one(card, position: str, lang: str, checker: _Checker) -> tuple[int,
     checker.start()
     proposed = None
     while True:
-        text = _read_line("Your answer (Enter to reveal): ", history=True).strip()
+        text = _read_line("Your answer (Enter to reveal): ").strip()
         if not text:
             break
         check = checker.module()
