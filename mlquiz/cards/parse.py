@@ -77,7 +77,7 @@ _CHAR_REPLACEMENTS = {
     "·": "⋅", "×": "⋅", "∙": "⋅", "⊙": "*", "∘": "*", "∗": "*", "−": "-", "–": "-",
     "÷": "/", "（": "(", "）": ")", "，": ",", "＝": "=", "√": " sqrt ", "½": "(1/2)",
     "¼": "(1/4)", "¾": "(3/4)", "⅓": "(1/3)", "≤": "<=", "≥": ">=", "≠": "!=", "∥": "‖",
-    "𝟙": " indicator ", "ᵀ": "^⊤",
+    "𝟙": " indicator ", "ᵀ": "^⊤", "Σ": " sum ", "∑": " sum ", "∏": " prod ",
 }
 _SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"))
 _SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ", "0123456789aehijklmnoprstuvx"))
@@ -86,7 +86,7 @@ GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "eps", "ϵ": "eps", "η": "eta",
     "θ": "theta", "λ": "lam", "μ": "mu", "ν": "nu", "π": "pi", "ρ": "rho", "σ": "sigma",
     "τ": "tau", "φ": "phi", "ξ": "xi", "ω": "omega", "Δ": "Delta", "κ": "kappa", "ζ": "zeta",
-    "χ": "chi", "ψ": "psi", "Σ": "sum", "∑": "sum", "∏": "prod",
+    "χ": "chi", "ψ": "psi",
 }
 #: long names for the short ones used by cards (``lambda`` is a Python keyword: read as ``lam``)
 NAME_ALIASES = {
@@ -202,21 +202,22 @@ def looks_like_latex(text: str) -> bool:
     return "\\" in text or "{" in text
 
 
+#: LaTeX commands that are names: Greek letters (as :data:`GREEK` spells them) and functions
 _LATEX_NAMES = {
-    "alpha": "alpha", "beta": "beta", "gamma": "gamma", "delta": "delta", "epsilon": "eps",
-    "varepsilon": "eps", "eta": "eta", "theta": "theta", "vartheta": "theta", "lambda": "lam",
-    "mu": "mu", "nu": "nu", "rho": "rho", "sigma": "sigma", "tau": "tau", "phi": "phi",
-    "varphi": "phi", "xi": "xi", "omega": "omega", "Delta": "Delta", "kappa": "kappa",
-    "zeta": "zeta", "chi": "chi", "psi": "psi", "pi": "pi", "exp": "exp", "log": "log",
-    "ln": "log", "max": "max", "min": "min", "tanh": "tanh", "sign": "sign", "sgn": "sign",
+    **{name: name for name in GREEK.values() if name not in ("eps", "lam")},
+    "epsilon": "eps", "varepsilon": "eps", "lambda": "lam", "vartheta": "theta", "varphi": "phi",
+    **{name: name for name in ("exp", "log", "max", "min", "tanh", "sign")}, "ln": "log", "sgn": "sign",
 }
 _LATEX_OPERATORS = {
-    "cdot": "⋅", "times": "⋅", "ast": "*", "odot": "*", "circ": "*", "div": "/", "le": "<=",
-    "leq": "<=", "leqslant": "<=", "ge": ">=", "geq": ">=", "geqslant": ">=", "ne": "!=",
-    "neq": "!=", "lt": "<", "gt": ">", "top": "⊤", "intercal": "⊤", "|": "‖", "lVert": "‖",
-    "rVert": "‖", "Vert": "‖", "lvert": "|", "rvert": "|", "vert": "|", "{": "(", "}": ")",
-    "lbrack": "(", "rbrack": ")", "lparen": "(", "rparen": ")", ",": " ", ";": " ", ":": " ",
-    "!": "", " ": " ", "quad": " ", "qquad": " ", "displaystyle": "", "limits": "",
+    **dict.fromkeys(("cdot", "times"), "⋅"),  # the textbook product
+    **dict.fromkeys(("ast", "odot", "circ"), "*"),  # elementwise
+    "div": "/", "lt": "<", "gt": ">",
+    **dict.fromkeys(("le", "leq", "leqslant"), "<="), **dict.fromkeys(("ge", "geq", "geqslant"), ">="),
+    **dict.fromkeys(("ne", "neq"), "!="), **dict.fromkeys(("top", "intercal"), "⊤"),
+    **dict.fromkeys(("|", "lVert", "rVert", "Vert"), "‖"), **dict.fromkeys(("lvert", "rvert", "vert"), "|"),
+    **dict.fromkeys(("{", "lbrack", "lparen"), "("), **dict.fromkeys(("}", "rbrack", "rparen"), ")"),
+    **dict.fromkeys((",", ";", ":", " ", "quad", "qquad"), " "),
+    **dict.fromkeys(("!", "displaystyle", "limits"), ""),
 }
 _LATEX_SIZES = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
                 "biggl", "biggr", "Biggl", "Biggr", "middle"}
