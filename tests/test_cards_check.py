@@ -497,6 +497,32 @@ def test_e_is_a_cards_variable_where_it_has_one():
     assert euler.status == "wrong" and "Euler's number" in euler.message
 
 
+@pytest.mark.parametrize("expected, text", [
+    ("sum(q * log(r) + (1 - q) * log(1 - r))", "Σ q log r + (1 − q) log(1 − r)"),  # the sum runs on
+    ("sum(q * log(r) + (1 - q) * log(1 - r))", r"\sum_{i=1}^{N} q_i \log r_i + (1 - q_i)\log(1 - r_i)"),
+    ("sum(q * log(r) + (1 - q) * log(1 - r))", "Σ_i [q log r + (1 - q) log(1 - r)]"),
+    ("prod(r**q)", "Π r^q"),
+    ("prod(r**q)", r"\prod_{i} r_i^{q_i}"),
+    ("sum((q - r)**2) + N", "Σ (q − r)² + N"),  # a scalar after it does not join the sum
+    ("mean(q)", "q̄"),
+    ("mean(q)", r"\bar{q}"),
+    ("sum(maximum(0, 1 - q))", "Σ (1 - q)_+"),
+    ("sum(maximum(0, 1 - q))", "Σ [1 - q]_+"),
+])
+def test_textbook_sums_bars_and_positive_parts(expected, text):
+    card = array_card(expected, {"q": ["N"], "r": ["N"]}, domains={"q": "binary", "r": "unit"})
+    result = check.check_answer(card, text, seed=9)
+    assert result.correct, (text, result.message)
+
+
+def test_a_prime_is_a_transpose_on_array_cards_only():
+    assert check.check_answer(array_card("A.T @ u", LEAST_SQUARES), "A' u", seed=1).correct
+    assert check.check_answer(array_card("A.T @ u", LEAST_SQUARES), "A' u'", seed=1).correct
+    prime = check.check_answer(formula_card("a", {"a": "real"}), "a'", seed=1)
+    assert prime.status == "invalid" and "prime" in prime.message
+    assert check.check_answer(formula_card("2 * (a + 1)", {"a": "real"}), "2[a + 1]", seed=1).correct
+
+
 # --- where formulas part ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("expected, symbols, text", [

@@ -601,6 +601,16 @@ def _transpose(value):
     return np.transpose(value)
 
 
+class _TextbookSum:
+    """The value of ``Σ term`` (a sum over the first axis), remembering its term: a following
+    ``+ t`` or ``- t`` whose ``t`` is indexed like the term (the same shape) joins the sum, as
+    in ``Σ y log h + (1 − y) log(1 − h)``; anything else uses the value."""
+
+    def __init__(self, term):
+        self.term = term
+        self.value = np.sum(term, axis=0)
+
+
 _IDENTITY_USE = "I (the identity matrix) can only be scaled, added to a square matrix or multiply a matrix."
 
 #: functions applied element by element (with numpy's broadcasting)
@@ -667,6 +677,8 @@ def _numeric(value):
 
 
 def _plain(value, what: str = "this function"):
+    if isinstance(value, _TextbookSum):
+        return value.value
     if isinstance(value, Identity):
         raise AnswerError(_IDENTITY_USE)
     if isinstance(value, tuple):
@@ -770,6 +782,11 @@ def _call(name: str, node: ast.Call, first, env: dict):
             raise AnswerError(f"{name} takes one size or a tuple of sizes: {name}(N).")
         return (np.ones if name == "ones" else np.zeros)(_sizes(rest[0], env))
     args = ([] if first is None else [first]) + [_eval(n, env) for n in rest]
+    if name in ("Σ", "Π"):
+        term = _plain(args[0])
+        if np.ndim(term) == 0:
+            return term
+        return _TextbookSum(term) if name == "Σ" else np.prod(term, axis=0)
     if name == "einsum":
         return _einsum(args, node)
     if name == "inv" and len(args) == 1 and isinstance(args[0], Identity):
@@ -870,6 +887,9 @@ _COMPARE = {
 
 
 def _binary(node: ast.BinOp, left, right):
+    if isinstance(left, _TextbookSum) and isinstance(node.op, (ast.Add, ast.Sub)) \
+            and not isinstance(right, (_TextbookSum, Identity, tuple)) and np.shape(right) == np.shape(left.term):
+        return _TextbookSum(left.term + _numeric(right) if isinstance(node.op, ast.Add) else left.term - _numeric(right))
     if isinstance(left, Identity) or isinstance(right, Identity):
         return _identity_op(node.op, left, right)
     left, right = _plain(left), _plain(right)
@@ -974,6 +994,8 @@ def _array_tree(text: str, card: Card) -> ast.Expression:
 def _array_value(tree: ast.Expression, env: dict) -> np.ndarray:
     with np.errstate(all="ignore"):
         value = _eval(tree, env)
+    if isinstance(value, _TextbookSum):
+        value = value.value
     if isinstance(value, Identity):
         raise AnswerError("the answer is the identity matrix I alone: its size is unknown; write eye(D).")
     if isinstance(value, (tuple, str)) or value is None:

@@ -77,7 +77,7 @@ _CHAR_REPLACEMENTS = {
     "·": "⋅", "×": "⋅", "∙": "⋅", "⊙": "*", "∘": "*", "∗": "*", "−": "-", "–": "-",
     "÷": "/", "（": "(", "）": ")", "，": ",", "＝": "=", "√": " sqrt ", "½": "(1/2)",
     "¼": "(1/4)", "¾": "(3/4)", "⅓": "(1/3)", "≤": "<=", "≥": ">=", "≠": "!=", "∥": "‖",
-    "𝟙": " indicator ", "ᵀ": "^⊤", "Σ": " sum ", "∑": " sum ", "∏": " prod ",
+    "𝟙": " indicator ", "ᵀ": "^⊤", "Σ": " Σ ", "∑": " Σ ", "∏": " ∏ ", "Π": " ∏ ",
 }
 _SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"))
 _SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ", "0123456789aehijklmnoprstuvx"))
@@ -95,14 +95,14 @@ NAME_ALIASES = {
 }
 #: subscripts that index samples or features in textbook notation (``y_i``, ``w_j``): on array
 #: cards, whose names are whole vectors, ``w_j`` is read as ``w``
-_INDEX_SUBSCRIPTS = {"i", "j", "n", "k", "ij", "nj", "mi", "m"}
+_INDEX_SUBSCRIPTS = {"i", "j", "n", "k", "ij", "nj", "mi", "m", "B"}
 
 _TOKEN = re.compile(
     r"""
     (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<str>'[^'\n]*'|"[^"\n]*")
-  | (?P<op>\*\*|<=|>=|==|!=|\|\||[-+*/^@(),.=<>|‖⊤⋅!\[\]:])
+  | (?P<op>\*\*|<=|>=|==|!=|\|\||[-+*/^@(),.=<>|‖⊤′⋅Σ∏!\[\]:])
   | (?P<space>\s+)
     """,
     re.VERBOSE,
@@ -171,7 +171,17 @@ def normalise(text: str) -> tuple[str, list[int]]:
         ch, pos = text[i], i
         i += 1
         following = text[i] if i < len(text) else ""
-        if ch in _SUPERSCRIPTS:
+        after_value = out.last().isalnum() or out.last() in ")]_"
+        if ch in "'′" and after_value:  # x' (a prime after a value): a transpose
+            out.add("^′", pos)
+        elif ch in "'\"" and text.find(ch, i) >= 0:  # a quoted string, kept as typed
+            end = text.find(ch, i) + 1
+            out.add(text[pos:end], pos)
+            i = end
+        elif ch in "Σ∑∏Π":  # a sum's limits (Σ_i, Σ_{i=1}^{N}) are its whole first axis
+            out.add(_CHAR_REPLACEMENTS[ch], pos)
+            i = _skip_limits(text, i)
+        elif ch in _SUPERSCRIPTS:
             run = ch
             while i < len(text) and text[i] in _SUPERSCRIPTS:
                 run += text[i]
@@ -196,6 +206,26 @@ def normalise(text: str) -> tuple[str, list[int]]:
                 else:
                     out.add(part, pos)
     return out.text(), out.origin
+
+
+def _skip_limits(text: str, i: int) -> int:
+    """Index after the limits (``_i``, ``_{i=1}``, ``^N``, ``^{N}``, ``ᵢ``) starting at ``i``."""
+    while i < len(text) and (text[i] in "_^" or text[i] in _SUBSCRIPTS):
+        if text[i] in _SUBSCRIPTS:
+            i += 1
+            continue
+        i += 1
+        if i < len(text) and text[i] == "{":
+            depth = 0
+            while i < len(text):
+                depth += (text[i] == "{") - (text[i] == "}")
+                i += 1
+                if depth == 0:
+                    break
+        else:
+            while i < len(text) and text[i].isalnum():
+                i += 1
+    return i
 
 
 def looks_like_latex(text: str) -> bool:
@@ -328,7 +358,7 @@ class _Latex:
                 return i + 1 + digits.end()
             out.add("^", pos)
             return self.group(i + 1)
-        out.add("_" + self.plain_letters(start, end), pos)
+        out.add("_+" if body == "+" else "_" + self.plain_letters(start, end), pos)
         return nxt
 
     def command(self, i: int, end: int) -> int:
@@ -363,8 +393,7 @@ class _Latex:
             k = self.skip_space(j)
             while k < len(s) and s[k] in "_^":
                 k = self.skip_space(self.argument(k + 1)[2])
-            _add_name(out, name, pos, "")
-            out.add(" ", pos)
+            out.add(" Σ " if name == "sum" else " ∏ ", pos)
             return k
         if name in _LATEX_SIZES:
             k = self.skip_space(j)
@@ -518,11 +547,35 @@ def tokenize(
     raw = _raw_tokens(text, origin if origin is not None else list(range(len(text))))
 
     tokens: list[Token] = []
+    brackets: list[str] = []  # "[" for an index, "(" for a bracket that groups
     i = 0
     while i < len(raw):
         kind, value, pos = raw[i]
         nxt = raw[i + 1] if i + 1 < len(raw) else Token("", "", -1)
         i += 1
+        if kind == "op" and value == "[":
+            indexes = mode == "array" and bool(tokens) and _is_value(tokens[-1])
+            brackets.append("[" if indexes else "(")
+            tokens.append(Token("op", brackets[-1], pos))
+            continue
+        if kind == "op" and value == "]":
+            tokens.append(Token("op", "]" if not brackets or brackets.pop() == "[" else ")", pos))
+            continue
+        if kind == "op" and value in "Σ∏":
+            if mode == "scalar":
+                raise AnswerError(f"a sum or a product{_at(pos)} belongs to array cards; this card's answer is one formula.")
+            tokens.append(Token("func", value, pos))
+            continue
+        if kind == "name" and value == "_" and nxt.value == "+" and tokens and _is_value(tokens[-1]):
+            tokens.append(Token("op", "_+", pos))  # (1 - y f)_+: the positive part
+            i += 1
+            continue
+        if kind == "op" and value == "^" and nxt.value == "′":
+            if mode == "scalar":
+                raise AnswerError(f"a prime{_at(pos)} is not read in a formula; type the formula itself.")
+            tokens.append(Token("attr", "T", pos))  # x': a transpose
+            i += 1
+            continue
         if kind == "num":
             tokens.append(_number(value, pos))
             continue
@@ -533,7 +586,7 @@ def tokenize(
                 tokens.append(Token("str", value[1:-1], pos))
                 continue
             raise AnswerError(f"refused: quotes (strings){_at(pos)} are not allowed in an answer.")
-        if kind == "op" and value in "[]:" and mode == "scalar":
+        if kind == "op" and value == ":" and mode == "scalar":
             raise AnswerError(f"refused: {value!r}{_at(pos)} (indexing, slicing) is not supported in formulas.")
         if kind == "op" and value == "^" and (nxt.value == "⊤" or (nxt.value == "T" and "T" not in names)):
             if mode == "array":
@@ -585,6 +638,11 @@ def tokenize(
             _refuse_name(value, pos)
         tokens.append(_resolve(value, pos, nxt, mode, names, extra, builtin, forbid))
     return [part for token in tokens for part in (token if isinstance(token, list) else [token])]
+
+
+def _is_value(token: Token) -> bool:
+    """Whether a token ends an operand (a bracket after it indexes, a bar after it closes)."""
+    return token.kind in ("num", "var", "const", "attr", "none") or token.value in (")", "]")
 
 
 def _number(value: str, pos: int) -> Token:
@@ -645,6 +703,11 @@ def _resolve(value, pos, nxt, mode, names, extra, builtin, forbid):
         return Token("var", alias, pos)
     if (alias := _subscripted(value, names, mode)) is not None:
         return Token("var", alias, pos)
+    base = value.removesuffix("_bar")
+    if mode == "array" and base != value and (base in names or _alias(base, names)):  # x̄: the mean
+        name = base if base in names else _alias(base, names)
+        return [Token("func", "mean", pos), Token("op", "(", pos), Token("var", name, pos), Token("op", ",", pos),
+                Token("kw", "axis", pos), Token("op", "=", pos), Token("num", "0", pos), Token("op", ")", pos)]
     known = names | CONSTANTS if mode == "scalar" else names
     if len(value) <= 24 and (parts := _split_name(value, known)):  # λw, Xw: juxtaposed names
         return [Token("var" if part in names else "const", part, pos) for part in parts]
@@ -711,20 +774,25 @@ def _operand_start(out: list[Token]) -> int:
         elif out[k].value in ("(", "["):
             depth -= 1
             if depth == 0:
-                return k - 1 if k and out[k - 1].kind in ("func", "method") else k
+                called = k and out[k - 1].kind in ("func", "method") and out[k - 1].value not in ("Σ", "∏")
+                return k - 1 if called else k
     return 0
 
 
 def _factorials(tokens: list[Token]) -> list[Token]:
-    """``n!`` -> ``factorial(n)``."""
+    """``n!`` -> ``factorial(n)``; ``(1 - y f)_+`` -> ``max(1 - y f, 0)``, the positive part."""
     out: list[Token] = []
     for token in tokens:
-        if token.kind == "op" and token.value == "!":
+        if token.kind == "op" and token.value in ("!", "_+"):
             if not out or out[-1].kind == "op" and out[-1].value not in (")",):
-                raise AnswerError(f"'!'{_at(token.pos)} must follow a number (a factorial).")
+                raise AnswerError(f"{token.value!r}{_at(token.pos)} must follow what it applies to.")
             start = _operand_start(out)
-            out[start:] = [Token("func", "factorial", token.pos), Token("op", "(", token.pos),
-                           *out[start:], Token("op", ")", token.pos)]
+            if token.value == "!":
+                out[start:] = [Token("func", "factorial", token.pos), Token("op", "(", token.pos),
+                               *out[start:], Token("op", ")", token.pos)]
+            else:
+                out[start:] = [Token("func", "max", token.pos), Token("op", "(", token.pos), *out[start:],
+                               Token("op", ",", token.pos), Token("num", "0", token.pos), Token("op", ")", token.pos)]
         else:
             out.append(token)
     return out
@@ -755,23 +823,25 @@ def _term_end(tokens: list[Token], start: int) -> int:
 def _bare_calls(tokens: list[Token]) -> list[Token]:
     """``√x``, ``log h``, ``sqrt 2``: a function without parentheses takes the next factor
     (a number, a name, a constant, with its power: ``log x^2`` is ``log(x^2)``). A sum or a
-    product without parentheses (``Σ w exp(-α y pred)``, ``\\sum_i ...``) takes the whole
-    product term after it and runs over the first axis, as the index of a textbook sum does."""
+    product without parentheses, and ``Σ`` or ``\\sum`` always (``Σ w exp(-α y pred)``,
+    ``Σ (x - μ)²``), takes the whole product term after it; it runs over the first axis, as the
+    index of a textbook sum does (the internal functions ``Σ`` and ``Π``, which cannot be typed:
+    the tokenizer reads no such name)."""
     out: list[Token] = []
     i = 0
     while i < len(tokens):
         token = tokens[i]
         out.append(token)
         i += 1
-        if token.kind != "func" or (i < len(tokens) and tokens[i].value == "("):
+        textbook_sum = token.value in ("Σ", "∏")
+        if token.kind != "func" or (i < len(tokens) and tokens[i].value == "(" and not textbook_sum):
             continue
-        if token.value in ("sum", "prod"):
+        if textbook_sum or token.value in ("sum", "prod"):
             end = _term_end(tokens, i)
             if end == i:
                 raise AnswerError(f"{token.value}{_at(token.pos)} needs what it sums.")
-            out += [Token("op", "(", token.pos), *_bare_calls(tokens[i:end]), Token("op", ",", token.pos),
-                    Token("kw", "axis", token.pos), Token("op", "=", token.pos), Token("num", "0", token.pos),
-                    Token("op", ")", token.pos)]
+            out[-1] = Token("func", "Π" if token.value in ("∏", "prod") else "Σ", token.pos)
+            out += [Token("op", "(", token.pos), *_bare_calls(tokens[i:end]), Token("op", ")", token.pos)]
             i = end
             continue
         if i >= len(tokens) or tokens[i].kind not in ("num", "var", "const", "func"):
@@ -902,7 +972,7 @@ def parse_answer(
 def validate_tree(tree: ast.AST, *, mode: str, names, functions=None) -> None:
     """Check every node against the whitelist (a second line of defence after the tokenizer)."""
     allowed_nodes = _SCALAR_NODES if mode == "scalar" else _ARRAY_NODES
-    funcs = set(SCALAR_FUNCTIONS if mode == "scalar" else ARRAY_FUNCTIONS)
+    funcs = set(SCALAR_FUNCTIONS) if mode == "scalar" else ARRAY_FUNCTIONS | {"Σ", "Π"}
     allowed_names = set(names) | CONSTANTS | funcs | ({"I"} if mode == "array" else set())
     for node in ast.walk(tree):
         if not isinstance(node, allowed_nodes):
