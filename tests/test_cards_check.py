@@ -657,15 +657,16 @@ def test_mlquiz_check_answers_json_lines():
         json.dumps(["card", "answer"]),
         "",
         json.dumps({"card": "logistic_regression.sigmoid", "answer": "1e999"}),
+        json.dumps({"card": "svm_dual.kkt", "answer": "alpha >= 0"}),
     ]) + "\n"
     process = subprocess.run(mlquiz() + ["check"], input=lines, capture_output=True, text=True, timeout=300)
     assert process.returncode == 0 and not process.stderr
     out = [json.loads(line) for line in process.stdout.splitlines()]
-    assert [o["status"] for o in out] == ["correct", "wrong", "invalid", "invalid", "invalid", "invalid", "invalid"]
+    assert [o["status"] for o in out] == ["correct", "wrong"] + ["invalid"] * 6
     assert set(out[0]) == {"card", "answer", "status", "method", "message", "seconds"}
     assert out[0]["method"] == "random arrays" and out[1]["method"] == "random arrays"
     assert "JSON" in out[3]["message"] and "unknown card" in out[4]["message"]
-    assert "range" in out[6]["message"]
+    assert "range" in out[6]["message"] and "display-only" in out[7]["message"]
     assert all(0 <= o["seconds"] < 1 for o in out)
 
 

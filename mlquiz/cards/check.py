@@ -1169,9 +1169,8 @@ def check_answer(card: Card, text: str, *, seed: int | None = None, proof_second
 def check_request(line: str) -> dict:
     """One line of ``mlquiz check``: a JSON object ``{"card": ID, "answer": TEXT}`` in, the
     verdict out as a dict: ``card``, ``answer``, ``status`` (``correct``, ``wrong``,
-    ``invalid``; ``unchecked`` for a display-only card), ``method``, ``message`` and
-    ``seconds``, the CPU time of the check. A malformed line or an unknown card is
-    ``invalid``, with the reason."""
+    ``invalid``), ``method``, ``message`` and ``seconds``, the CPU time of the check. A
+    malformed line, an unknown card or a display-only one is ``invalid``, with the reason."""
     started = time.process_time()
     try:
         request = json.loads(line)
@@ -1188,6 +1187,8 @@ def check_request(line: str) -> dict:
     card = None if problem else get_card(card_id)
     if card is None and not problem:
         problem = f"unknown card {card_id!r}"
+    elif card is not None and card.kind == "display":
+        problem = f"card {card_id} is display-only: its answer is not checked automatically"
     verdict = Verdict("invalid", "", problem) if problem else check_answer(card, answer)
     return {
         "card": card_id, "answer": answer, "status": verdict.status, "method": verdict.method,

@@ -402,9 +402,9 @@ def check_command():
 
     Each line of standard input is a JSON object {"card": ID, "answer": TEXT}; each answer
     gets one line of output: {"card", "answer", "status", "method", "message", "seconds"},
-    with status correct, wrong or invalid (unchecked for a display-only card) and seconds the
-    CPU time of its check (at most about a second, whatever the answer). A malformed line
-    gets status invalid and says why. Everything runs in one process, as in a review.
+    with status correct, wrong or invalid and seconds the CPU time of its check (at most
+    about a second, whatever the answer). A malformed line, an unknown card or a display-only
+    one gets status invalid and says why. Everything runs in one process, as in a review.
 
     \b
     Example:
