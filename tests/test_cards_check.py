@@ -640,6 +640,21 @@ def test_any_expensive_step_is_cut_at_the_cpu_limit(monkeypatch):
     assert result.status == "invalid" and "computation" in result.message
 
 
+def test_the_cpu_limit_is_not_swallowed_by_a_catch_all(monkeypatch):
+    def stubborn(*args, **kwargs):
+        while True:
+            try:
+                while True:
+                    pass
+            except Exception:  # noqa: BLE001 - what a library might do
+                pass
+
+    monkeypatch.setattr(check, "_build", stubborn)
+    started = time.process_time()
+    result = check.check_answer(formula_card("a", {"a": "real"}), "a", cpu_seconds=0.3)
+    assert time.process_time() - started < 1.0 and result.status == "invalid"
+
+
 # --- mlquiz check ------------------------------------------------------------------------------
 
 def mlquiz() -> list[str]:

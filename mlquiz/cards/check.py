@@ -101,8 +101,9 @@ class Verdict:
 
 # --- CPU time -------------------------------------------------------------------------------
 
-class _Timeout(Exception):
-    """The CPU time of a :func:`cpu_limit` ran out."""
+class _Timeout(BaseException):
+    """The CPU time of a :func:`cpu_limit` ran out (a BaseException, like KeyboardInterrupt,
+    so that no ``except Exception`` inside sympy swallows it)."""
 
 
 _deadlines: list[float] = []  # time.process_time() deadlines of the open limits, innermost last
@@ -118,6 +119,7 @@ def _check_budget() -> None:
 
 def _on_timer(signum, frame) -> None:
     if _deadlines and time.process_time() >= _deadlines[-1] - 1e-3:
+        signal.setitimer(signal.ITIMER_PROF, 0.05)  # again, should the work go on regardless
         raise _Timeout
     _arm()  # the two clocks differ slightly: wait for the rest
 
