@@ -508,9 +508,12 @@ def test_e_is_a_cards_variable_where_it_has_one():
     ("mean(q)", r"\bar{q}"),
     ("sum(maximum(0, 1 - q))", "Σ (1 - q)_+"),
     ("sum(maximum(0, 1 - q))", "Σ [1 - q]_+"),
+    ("P.T @ (q * r)", "Σ q r P"),  # in a sum, vectors and a matrix indexed alike: row by row
+    ("P.T @ (q * r)", r"\sum_{i=1}^{N} q_i r_i P_i"),
+    ("P.T @ (q * r)", "P^T (q ⊙ r)"),
 ])
 def test_textbook_sums_bars_and_positive_parts(expected, text):
-    card = array_card(expected, {"q": ["N"], "r": ["N"]}, domains={"q": "binary", "r": "unit"})
+    card = array_card(expected, {"q": ["N"], "r": ["N"], "P": ["N", "K"]}, domains={"q": "binary", "r": "unit"})
     result = check.check_answer(card, text, seed=9)
     assert result.correct, (text, result.message)
 

@@ -783,6 +783,8 @@ def _call(name: str, node: ast.Call, first, env: dict):
         if len(rest) != 1:
             raise AnswerError(f"{name} takes one size or a tuple of sizes: {name}(N).")
         return (np.ones if name == "ones" else np.zeros)(_sizes(rest[0], env))
+    if name in ("Σ", "Π"):
+        rest, first = [], _eval(rest[0], {**env, _IN_SUM: True})
     args = ([] if first is None else [first]) + [_eval(n, env) for n in rest]
     if name in ("Σ", "Π"):
         term = _plain(args[0])
@@ -866,11 +868,20 @@ def _fits_matmul(a, b) -> bool:
     return np.shape(a)[-1] == np.shape(b)[0]
 
 
-def _textbook_product(a, b):
+#: a key of the arrays while the body of a textbook sum is evaluated (not a name a card can have)
+_IN_SUM = "Σ"
+
+
+def _textbook_product(a, b, in_sum: bool = False):
     """Juxtaposition on an array card, as in a textbook: a matrix product when one side is a
     matrix (``x W``, ``X^T (y - h)``, ``α G``) or the left side is a transposed vector
     (``w^T x``) and the sizes fit; a product element by element otherwise (``y (X w + b)``,
-    ``λ w``, ``2 x``)."""
+    ``λ w``, ``2 x``). In the body of a sum (``Σ α y x``, index notation: ``Σᵢ αᵢ yᵢ xᵢ``) a
+    vector and a matrix indexed alike on their first axis multiply row by row."""
+    if in_sum and sorted((np.ndim(a), np.ndim(b))) == [1, 2] and np.shape(a)[0] == np.shape(b)[0]:
+        vector, matrix = (a, b) if np.ndim(a) == 1 else (b, a)
+        _guard_size(np.size(matrix))
+        return np.asarray(vector)[:, None] * matrix
     if (np.ndim(a) >= 2 or np.ndim(b) >= 2 or isinstance(a, _Row)) and _fits_matmul(a, b):
         _guard_product("matmul", [a, b])
         return np.matmul(a, b)
@@ -888,7 +899,7 @@ _COMPARE = {
 }
 
 
-def _binary(node: ast.BinOp, left, right):
+def _binary(node: ast.BinOp, left, right, in_sum: bool = False):
     if isinstance(left, _TextbookSum) and isinstance(node.op, (ast.Add, ast.Sub)) \
             and not isinstance(right, (_TextbookSum, Identity, tuple)) and np.shape(right) == np.shape(left.term):
         return _TextbookSum(left.term + _numeric(right) if isinstance(node.op, ast.Add) else left.term - _numeric(right))
@@ -896,7 +907,7 @@ def _binary(node: ast.BinOp, left, right):
         return _identity_op(node.op, left, right)
     left, right = _plain(left), _plain(right)
     if isinstance(node.op, JUXTAPOSE):
-        return _textbook_product(left, right)
+        return _textbook_product(left, right, in_sum)
     if isinstance(node.op, ast.MatMult):
         _guard_product("matmul", [left, right])
         return np.matmul(left, right)
@@ -961,7 +972,7 @@ def _eval(node: ast.AST, env: dict):
         value = _plain(value)
         return np.negative(value) if isinstance(node.op, ast.USub) else np.positive(value)
     if isinstance(node, ast.BinOp):
-        return _binary(node, _eval(node.left, env), _eval(node.right, env))
+        return _binary(node, _eval(node.left, env), _eval(node.right, env), _IN_SUM in env)
     if isinstance(node, ast.Compare):
         left = _plain(_eval(node.left, env))
         result = np.bool_(True)
