@@ -28,7 +28,6 @@ in the background while the learner reads the first question (:func:`warm_up`).
 from __future__ import annotations
 
 import ast
-import cmath
 import json
 import math
 import random
@@ -39,6 +38,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 import sympy
 
@@ -355,17 +355,35 @@ class _Undefined(Exception):
     """The expression has no finite real value at this point."""
 
 
-def _pow(base: complex, exponent: complex) -> complex:
-    if base.imag == 0 and exponent.imag == 0:
-        if base.real >= 0 or float(exponent.real).is_integer():
-            return complex(math.pow(base.real, exponent.real))
-    return base**exponent
+#: significant digits of the random-point evaluation: a correct form that loses digits to
+#: cancellation in floating point (``1 - σ(z)`` at z = 20) is still equal at 30 digits
+POINT_DIGITS = 30
+#: values beyond this magnitude count as an overflow (as they would in floating point)
+_HUGE = mpmath.mpf("1e300")
 
 
-def _real(value: complex) -> float:
-    if value.imag != 0 and abs(value.imag) > 1e-12 * max(1.0, abs(value.real)):
+def _finite(value):
+    if not mpmath.isfinite(value) or abs(value) > _HUGE:
         raise _Undefined
-    return value.real
+    return value
+
+
+def _pow(base, exponent):
+    if mpmath.im(base) == 0 and mpmath.im(exponent) == 0:
+        b, x = mpmath.re(base), mpmath.re(exponent)
+        if b == 0 and x < 0:
+            raise _Undefined
+        if b >= 0 or x == int(x):
+            if b != 0 and abs(x) * abs(mpmath.log(abs(b))) > 700:
+                raise _Undefined  # an overflow, as in floating point
+            return mpmath.power(b, x)
+    return _finite(mpmath.power(mpmath.mpc(base), exponent))
+
+
+def _real(value):
+    if mpmath.im(value) != 0 and abs(mpmath.im(value)) > 1e-12 * max(1, abs(mpmath.re(value))):
+        raise _Undefined
+    return mpmath.re(value)
 
 
 _COMPARISONS = {
@@ -389,63 +407,79 @@ def _truth(condition, env: dict) -> bool:
         return any(_truth(arg, env) for arg in condition.args)
     if isinstance(condition, sympy.Not):
         return not _truth(condition.args[0], env)
-    return bool(condition.subs(env))
+    raise _Undefined
 
 
-def _value(expr: sympy.Expr, env: dict) -> complex:
-    """A float evaluation of a sympy expression tree (fast; no ``evalf`` per point)."""
+def _number(expr: sympy.Number):
+    if expr.is_Rational:
+        return mpmath.mpf(int(expr.p)) / int(expr.q)
+    return mpmath.mpf(expr._mpf_) if expr.is_Float else mpmath.mpf(str(expr))
+
+
+def _value(expr: sympy.Expr, env: dict):
+    """The value of a sympy expression tree at ``env`` (symbol -> mpmath number), computed
+    with mpmath at the working precision (fast: no ``evalf`` per point)."""
     if expr.is_Symbol:
         return env[expr]
     if expr.is_Number:
         if expr.is_finite is False or expr is sympy.nan:
             raise _Undefined
-        return complex(float(expr))
+        return _number(expr)
     if expr is sympy.E:
-        return complex(math.e)
+        return mpmath.e
     if expr is sympy.pi:
-        return complex(math.pi)
+        return mpmath.pi
     if expr.is_Add:
-        return sum((_value(arg, env) for arg in expr.args), 0j)
+        return _finite(mpmath.fsum(_value(arg, env) for arg in expr.args))
     if expr.is_Mul:
-        out = 1 + 0j
+        out = mpmath.mpf(1)
         for arg in expr.args:
-            out *= _value(arg, env)
+            out = _finite(out * _value(arg, env))
         return out
     if expr.is_Pow:
         return _pow(_value(expr.base, env), _value(expr.exp, env))
     func = expr.func
     if func is sympy.exp:
-        return cmath.exp(_value(expr.args[0], env))
+        x = _value(expr.args[0], env)
+        if mpmath.re(x) > 700:
+            raise _Undefined
+        return mpmath.exp(x)
     if func is sympy.log:
-        return cmath.log(_value(expr.args[0], env))
+        x = _value(expr.args[0], env)
+        if x == 0:
+            raise _Undefined
+        return mpmath.log(x)
     if func is sympy.tanh:
-        return cmath.tanh(_value(expr.args[0], env))
+        return mpmath.tanh(_value(expr.args[0], env))
     if func is sympy.Abs:
-        return complex(abs(_value(expr.args[0], env)))
+        return abs(_value(expr.args[0], env))
     if func is sympy.sign:
         x = _real(_value(expr.args[0], env))
-        return complex((x > 0) - (x < 0))
+        return mpmath.mpf((x > 0) - (x < 0))
     if func is sympy.Max:
-        return complex(max(_real(_value(arg, env)) for arg in expr.args))
+        return max(_real(_value(arg, env)) for arg in expr.args)
     if func is sympy.Min:
-        return complex(min(_real(_value(arg, env)) for arg in expr.args))
+        return min(_real(_value(arg, env)) for arg in expr.args)
     if func == SIGMA:
-        return 1 / (1 + cmath.exp(-_value(expr.args[0], env)))
+        x = _value(expr.args[0], env)
+        return 1 / (1 + mpmath.exp(-x)) if mpmath.re(x) > -700 else mpmath.mpf(0)
     if func is sympy.Piecewise:
         for piece, condition in expr.args:
             if _truth(condition, env):
                 return _value(piece, env)
         raise _Undefined
-    subs = {symbol: env[symbol] for symbol in expr.free_symbols}
-    return complex(expr.evalf(subs=subs))
+    subs = {symbol: sympy.Float(env[symbol], POINT_DIGITS) for symbol in expr.free_symbols}
+    return mpmath.mpmathify(complex(expr.evalf(POINT_DIGITS, subs=subs)))
 
 
 def value_at(expr: sympy.Expr, env: dict) -> float:
-    """The real value of ``expr`` at ``env`` (symbol -> float); raises ``_Undefined``."""
-    try:
-        value = _real(_value(expr, env))
-    except (OverflowError, ZeroDivisionError, ValueError, TypeError):
-        raise _Undefined from None
+    """The real value of ``expr`` at ``env`` (symbol -> float), computed with
+    :data:`POINT_DIGITS` digits and rounded to a float; raises ``_Undefined``."""
+    with mpmath.workdps(POINT_DIGITS):
+        try:
+            value = float(_real(_value(expr, {s: mpmath.mpf(v) for s, v in env.items()})))
+        except (OverflowError, ZeroDivisionError, ValueError, TypeError):
+            raise _Undefined from None
     if not math.isfinite(value):
         raise _Undefined
     return value
@@ -458,8 +492,8 @@ _SPECIAL = {
     "unit": (0.5, 0.25, 0.75),
 }
 #: the styles of random points, in turn: plain draws, special values, large values (beyond
-#: ±3, where sigmoids saturate), plain draws with ties between symbols
-POINT_STYLES = ("plain", "special", "large", "tie")
+#: ±3, where sigmoids saturate), plain draws with ties between symbols, special values again
+POINT_STYLES = ("plain", "special", "large", "tie", "special")
 
 
 def _draw(domain: str, rng: random.Random, style: str = "plain") -> float:
@@ -490,15 +524,17 @@ def _fits(value: float, domain: str) -> bool:
 
 def draw_point(domains: dict, rng: random.Random, style: str, turn: int = 0) -> dict:
     """A random point (symbol -> float) of the given style (:data:`POINT_STYLES`). Special
-    points go through the special values in turn (the ``turn``-th time the style comes up,
-    symbol ``i`` takes value ``turn + i``), so each symbol meets each of them; tie points set
-    one symbol equal to another where the domains allow (x exactly at a threshold t, a score
-    equal to a label)."""
+    points go through the special values in turn: the ``turn``-th time, symbol ``i`` takes
+    value ``turn + i * (turn // n)`` of the ``n`` of its domain, so that first every symbol
+    takes the same value (0 with 0, 1 with 1: ties, margins of exactly 1), then shifted ones.
+    Tie points set one symbol equal to another where the domains allow (x exactly at a
+    threshold t, a score equal to a label)."""
     env = {symbol: _draw(domain, rng, style) for symbol, domain in domains.items()}
     if style == "special":
         for i, (symbol, domain) in enumerate(domains.items()):
             if domain in _SPECIAL:
-                env[symbol] = _SPECIAL[domain][(turn + i) % len(_SPECIAL[domain])]
+                n = len(_SPECIAL[domain])
+                env[symbol] = _SPECIAL[domain][(turn + i * (turn // n)) % n]
     if style == "tie" and len(env) > 1:
         a, b = rng.sample(list(env), 2)
         if _fits(env[b], domains[a]):
@@ -542,10 +578,12 @@ def compare_formulas(
     given = given.replace(SIGMA, _SIGMOID)
     rng = random.Random(seed)
     agreed = 0
+    turns: dict[str, int] = {}
     for attempt in range(N_POINTS * 5):
         _check_budget()
-        turn, style = divmod(attempt, len(POINT_STYLES))
-        env = draw_point(domains, rng, POINT_STYLES[style], turn)
+        style = POINT_STYLES[attempt % len(POINT_STYLES)]
+        turns[style] = turns.get(style, -1) + 1
+        env = draw_point(domains, rng, style, turns[style])
         try:
             want = value_at(expected, env)
         except _Undefined:
