@@ -518,6 +518,18 @@ def test_textbook_sums_bars_and_positive_parts(expected, text):
     assert result.correct, (text, result.message)
 
 
+@pytest.mark.parametrize("text, status", [
+    (r"\frac{1}{2}\sum_{i=1}^{N}(u_i - a_i^{\top} v)^2", "correct"),  # a_i: the i-th row of A
+    ("½ Σ (u_i − v^T a_i)²", "correct"),
+    ("½ Σ (u − A v)²", "correct"),
+    ("½ Σ (u − A^T v)²", "wrong"),  # without the index, A^T is a transpose: the sizes do not fit
+])
+def test_index_notation_reads_rows(text, status):
+    card = array_card("0.5 * sum((u - A @ v)**2)", {"A": ["N", "K"], "u": ["N"], "v": ["K"]})
+    result = check.check_answer(card, text, seed=10)
+    assert result.status == status, (text, result.message)
+
+
 def test_a_prime_is_a_transpose_on_array_cards_only():
     assert check.check_answer(array_card("A.T @ u", LEAST_SQUARES), "A' u", seed=1).correct
     assert check.check_answer(array_card("A.T @ u", LEAST_SQUARES), "A' u'", seed=1).correct

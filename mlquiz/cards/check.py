@@ -43,7 +43,7 @@ import numpy as np
 import sympy
 
 from mlquiz.cards.deck import Card, get_card, latex_to_text
-from mlquiz.cards.parse import JUXTAPOSE, SCALAR_FUNCTIONS, AnswerError, parse_answer
+from mlquiz.cards.parse import JUXTAPOSE, ROWS, SCALAR_FUNCTIONS, AnswerError, parse_answer
 
 #: CPU seconds the whole check of one typed answer may take (reading, building, evaluating)
 ANSWER_CPU_SECONDS = 0.8
@@ -635,7 +635,14 @@ class _Row(np.ndarray):
     (``wᵀ x``), as in a textbook. Arithmetic keeps the mark (``λ/2 wᵀ w``)."""
 
 
+class _Rows(np.ndarray):
+    """A matrix written with a sample index (``x_i``): its rows one by one, each a vector, so
+    ``x_iᵀ w`` and ``wᵀ x_i`` are ``X w`` (the transpose of one sample is the same sample)."""
+
+
 def _transpose(value):
+    if isinstance(value, _Rows):
+        return value
     if np.ndim(value) == 1:
         return np.asarray(value).view(np.ndarray) if isinstance(value, _Row) else np.asarray(value).view(_Row)
     return np.transpose(value)
@@ -821,6 +828,9 @@ def _call(name: str, node: ast.Call, first, env: dict):
         if len(rest) != 1:
             raise AnswerError(f"{name} takes one size or a tuple of sizes: {name}(N).")
         return (np.ones if name == "ones" else np.zeros)(_sizes(rest[0], env))
+    if name == ROWS:
+        value = _plain(_eval(rest[0], env))
+        return np.asarray(value).view(_Rows) if np.ndim(value) == 2 else value
     if name in ("Σ", "Π"):
         rest, first = [], _eval(rest[0], {**env, _IN_SUM: True})
     args = ([] if first is None else [first]) + [_eval(n, env) for n in rest]
@@ -920,6 +930,8 @@ def _textbook_product(a, b, in_sum: bool = False):
         vector, matrix = (a, b) if np.ndim(a) == 1 else (b, a)
         _guard_size(np.size(matrix))
         return np.asarray(vector)[:, None] * matrix
+    if np.ndim(a) == 1 and isinstance(b, _Rows) and np.shape(a)[0] == np.shape(b)[-1]:
+        return _textbook_product(b, a)  # wᵀ x_i: one inner product a sample
     if (np.ndim(a) >= 2 or np.ndim(b) >= 2 or isinstance(a, _Row)) and _fits_matmul(a, b):
         _guard_product("matmul", [a, b])
         return np.matmul(a, b)

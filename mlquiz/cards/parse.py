@@ -59,6 +59,10 @@ ARRAY_METHODS = {"sum", "mean", "prod", "var", "std", "max", "min", "dot", "tran
 ARRAY_ATTRIBUTES = {"T", "shape", "size"}
 KEYWORD_ARGUMENTS = {"axis", "keepdims", "ddof"}
 CONSTANTS = {"e", "pi"}
+#: the internal function that marks a name written with an index (``x_i``, ``w_j``) on an array
+#: card: the rows of a matrix taken one by one (``x_iᵀ w`` is ``X w``). Greek iota: a name the
+#: tokenizer never reads, so it cannot be typed
+ROWS = "ι"
 #: the internal operator of a textbook product (juxtaposition) on array cards: ``%`` cannot be
 #: typed (the tokenizer refuses it), so the only ``%`` in a tree is one the parser wrote
 JUXTAPOSE = ast.Mod
@@ -701,8 +705,8 @@ def _resolve(value, pos, nxt, mode, names, extra, builtin, forbid):
         return Token("kw", value, pos)
     if (alias := _alias(value, names)) is not None:
         return Token("var", alias, pos)
-    if (alias := _subscripted(value, names, mode)) is not None:
-        return Token("var", alias, pos)
+    if (alias := _subscripted(value, names, mode)) is not None:  # x_i: the samples of X, one by one
+        return [Token("func", ROWS, pos), Token("op", "(", pos), Token("var", alias, pos), Token("op", ")", pos)]
     base = value.removesuffix("_bar")
     if mode == "array" and base != value and (base in names or _alias(base, names)):  # x̄: the mean
         name = base if base in names else _alias(base, names)
@@ -972,7 +976,7 @@ def parse_answer(
 def validate_tree(tree: ast.AST, *, mode: str, names, functions=None) -> None:
     """Check every node against the whitelist (a second line of defence after the tokenizer)."""
     allowed_nodes = _SCALAR_NODES if mode == "scalar" else _ARRAY_NODES
-    funcs = set(SCALAR_FUNCTIONS) if mode == "scalar" else ARRAY_FUNCTIONS | {"Σ", "Π"}
+    funcs = set(SCALAR_FUNCTIONS) if mode == "scalar" else ARRAY_FUNCTIONS | {"Σ", "Π", ROWS}
     allowed_names = set(names) | CONSTANTS | funcs | ({"I"} if mode == "array" else set())
     for node in ast.walk(tree):
         if not isinstance(node, allowed_nodes):
