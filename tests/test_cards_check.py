@@ -670,6 +670,33 @@ def test_the_cpu_limit_is_not_swallowed_by_a_catch_all(monkeypatch):
     assert time.process_time() - started < 1.0 and result.status == "invalid"
 
 
+TOKEN_SOUP = [
+    "x", "W", "b", "z", "w", "lam", "λ", "σ", "(", ")", "[", "]", "{", "}", "^", "_", "+", "-", "*", "/",
+    "@", "|", "||", "‖", "ᵀ", "'", "!", "Σ", "Π", "½", "²", "√", "e", "pi", "exp", "log", "sum", "np.",
+    "np.sum", ".T", ".shape", "[0]", ":", ",", "None", "axis=0", "\\frac", "\\sqrt", "\\left(",
+    "\\right)", "\\sum_{i}", "\\|", "\\lvert", "1", "0.5", "1e308", "9", "_+", "I", "eye(3)", "outer",
+    "einsum('ij->', ", "<", "!=", " ", "x_i", "α", "dz", "X", "y", "h", "θ", "e_m", "t", "f", "G", "\\",
+]
+
+
+def test_any_text_gets_a_verdict_or_a_reason():
+    """Random soups of the tokens answers are made of, on every card: never an exception, never
+    the catch-all message of an evaluation the checker did not foresee, never a second of CPU."""
+    import random
+
+    from mlquiz.cards.deck import load_deck
+
+    rng = random.Random(11)
+    cards = [card for card in load_deck() if card.kind != "display"]
+    for _ in range(1500):
+        text = "".join(rng.choice(TOKEN_SOUP) for _ in range(rng.randint(1, 14)))
+        card = rng.choice(cards)
+        started = time.process_time()
+        result = check.check_answer(card, text)
+        assert time.process_time() - started < 1.0, (card.id, text)
+        assert result.message and "could not be evaluated" not in result.message, (card.id, text, result)
+
+
 # --- mlquiz check ------------------------------------------------------------------------------
 
 def mlquiz() -> list[str]:

@@ -299,6 +299,8 @@ class _Latex:
             self.fail(i, "this '{' is never closed")
         if self.s[i] == "\\":
             m = re.match(r"\\([A-Za-z]+|.)", self.s[i:])
+            if m is None:
+                self.fail(i, "a lone backslash")
             return i, i + len(m.group(0)), i + len(m.group(0))
         if self.s[i] == "}":
             self.fail(i, "an argument is missing before '}'")
@@ -640,8 +642,9 @@ def tokenize(
             continue
         if value not in NAME_ALIASES:
             _refuse_name(value, pos)
-        tokens.append(_resolve(value, pos, nxt, mode, names, extra, builtin, forbid))
-    return [part for token in tokens for part in (token if isinstance(token, list) else [token])]
+        resolved = _resolve(value, pos, nxt, mode, names, extra, builtin, forbid)
+        tokens += resolved if isinstance(resolved, list) else [resolved]
+    return tokens
 
 
 def _is_value(token: Token) -> bool:
