@@ -445,13 +445,9 @@ def latex_to_plain(text: str, origin: list[int]) -> tuple[str, list[int]]:
     return reader.out.text(), reader.out.origin
 
 
-def strip_left_side(text: str) -> str:
-    """``dW = x.T @ dz`` -> ``x.T @ dz``: drop a left-hand side written before a top-level
-    ``=`` (one not inside parentheses, so ``sum(x, axis=0)`` keeps its keyword)."""
-    return text[_left_side_end(text):]
-
-
 def _left_side_end(text: str) -> int:
+    """Where the answer starts after a left-hand side: ``dW = x.T @ dz`` -> ``x.T @ dz`` (a
+    top-level ``=``, not one inside parentheses, so ``sum(x, axis=0)`` keeps its keyword)."""
     depth = 0
     for i, ch in enumerate(text):
         if ch in "([{":
