@@ -431,6 +431,9 @@ class _Latex:
             start, stop, nxt = self.argument(j)
             if s[start:stop].strip() in ("1", "I"):
                 _add_name(out, "indicator", pos, "")
+                k = self.skip_space(nxt)
+                if k < len(s) and s[k] == "_":  # \mathbb{1}_{y \ne p}: the condition below
+                    return self.group(k + 1)
                 return nxt
         if name in _LATEX_UNCHECKABLE:
             self.fail(i, f"\\{name} cannot be checked here; type the formula itself "
@@ -619,6 +622,9 @@ def tokenize(
             continue
         if kind == "op" and value == "⋅":  # a dot or a cross: the textbook product
             tokens.append(Token("op", "*" if mode == "scalar" else "%", pos))
+            continue
+        if kind == "op" and value == "=" and not (tokens and tokens[-1].kind == "kw"):
+            tokens.append(Token("op", "==", pos))  # I(pred = y): an equation inside is a comparison
             continue
         if kind == "op":
             tokens.append(Token("op", value, pos))
