@@ -453,6 +453,8 @@ def test_numpy_spellings_on_a_scalar_card(text):
     ("sum(q * (u != v))", "np.sum(q[u != v])"),
     ("sum(q * (u != v))", "sum(q * I(u != v))"),  # the indicator
     ("sum(q * (u != v))", r"\sum q \mathbb{1}(u \ne v)"),
+    ("sum(q * (u != v))", r"\sum_{i} q_i \mathbb{1}_{\{u_i \ne v_i\}}"),
+    ("sum(q * (u == v))", "Σ q 𝟙[u = v]"),
     ("sum(q * (u != v))", "q @ (u != v)"),
     ("sum(q) / N", "np.mean(q)"),
     ("sum(q) / N", "q.sum() / len(q)"),
