@@ -532,6 +532,23 @@ def test_index_notation_reads_rows(text, status):
     assert result.status == status, (text, result.message)
 
 
+@pytest.mark.parametrize("text", [
+    r"\sigma(h^{l-1} V^{l} + c^{l})", r"\sigma\left(h^{(t)} V^{(t)} + c^{(t)}\right)", "σ(h^L V^L + c^L)",
+    r"\sigma(h^{l-1}_{n} V^{l} + c^{l})",
+])
+def test_superscripts_that_are_no_names_label_a_layer_or_a_step(text):
+    card = array_card("sigma(h @ V + c)", {"h": ["N", "K"], "V": ["K", "M"], "c": ["M"]})
+    result = check.check_answer(card, text, seed=11)
+    assert result.correct, (text, result.message)
+    assert check.check_answer(card, text.replace("V", "V^2", 1), seed=11).status != "correct"
+
+
+def test_a_superscript_that_is_a_name_stays_a_power():
+    card = formula_card("h**y * (1 - h)**(1 - y)", {"h": "unit", "y": "binary"})
+    assert check.check_answer(card, r"h^{y}(1 - h)^{1 - y}", seed=1).correct
+    assert check.check_answer(card, "h^y (1 - h)", seed=1).status == "wrong"
+
+
 def test_a_prime_is_a_transpose_on_array_cards_only():
     assert check.check_answer(array_card("A.T @ u", LEAST_SQUARES), "A' u", seed=1).correct
     assert check.check_answer(array_card("A.T @ u", LEAST_SQUARES), "A' u'", seed=1).correct

@@ -347,6 +347,17 @@ class _Latex:
         return nxt
 
     def script(self, i: int) -> int:
+        """Translate the script at ``i``; returns where the text goes on. ``δ^{l}_{n}`` is read
+        as ``δ_{n}^{l}``: the index joins the name first."""
+        k = self.skip_space(self.argument(i + 1)[2])
+        if self.s[i] == "^" and self.s[i + 1:i + 2] == "{" and self.s[k:k + 1] == "_":
+            after = self.script(k)
+            self.script_at(i)
+            return after
+        return self.script_at(i)
+
+    def script_at(self, i: int) -> int:
+        """Translate the script at ``i`` alone; returns where the text goes on."""
         s, out, pos = self.s, self.out, self.pos(i)
         mark = s[i]
         start, end, nxt = self.argument(i + 1)
@@ -593,6 +604,10 @@ def tokenize(
             raise AnswerError(f"refused: quotes (strings){_at(pos)} are not allowed in an answer.")
         if kind == "op" and value == ":" and mode == "scalar":
             raise AnswerError(f"refused: {value!r}{_at(pos)} (indexing, slicing) is not supported in formulas.")
+        label = _label_length(raw, i, lambda name: _is_label(name, pos, mode, names, extra, builtin))
+        if kind == "op" and value == "^" and label:  # a^{L}, W^{l+1}, w^{(t)}: a layer or a step
+            i += label
+            continue
         if kind == "op" and value == "^" and (nxt.value == "⊤" or (nxt.value == "T" and "T" not in names)):
             if mode == "array":
                 tokens.append(Token("attr", "T", pos))
@@ -647,6 +662,39 @@ def tokenize(
         resolved = _resolve(value, pos, nxt, mode, names, extra, builtin, forbid)
         tokens += resolved if isinstance(resolved, list) else [resolved]
     return tokens
+
+
+def _is_label(name: str, pos: int, mode, names, extra, builtin) -> bool:
+    """Whether ``name`` is no name of this card (nor a function or a constant): after ``^`` it
+    labels a layer or a step (``a^{L}``, ``w^{(t)}``, ``α^{old}``), as in a textbook."""
+    if not (name.isalpha() and len(name) <= 4) or name == "T":
+        return False
+    try:
+        _resolve(name, pos, Token("", "", -1), mode, names, extra, builtin, ())
+    except AnswerError:
+        return True
+    return False
+
+
+def _label_length(raw: list[Token], i: int, is_label) -> int:
+    """How many tokens after the ``^`` at ``raw[i - 1]`` form a label: ``l``, ``(l)``,
+    ``(l+1)``, ``(l-1)``, ``((t))``; 0 when they do not."""
+    values = [t.value for t in raw[i:i + 7]]
+    kinds = [t.kind for t in raw[i:i + 7]]
+    for pattern in (["name"], ["(", "name", ")"], ["(", "name", "op", "num", ")"], ["(", "(", "name", ")", ")"]):
+        n = len(pattern)
+        if len(values) < n:
+            continue
+        fits = all(
+            (want == "name" and kinds[k] == "name" and is_label(values[k]))
+            or (want == "op" and values[k] in "+-")
+            or (want == "num" and kinds[k] == "num")
+            or want == values[k]
+            for k, want in enumerate(pattern)
+        )
+        if fits:
+            return n
+    return 0
 
 
 def _is_value(token: Token) -> bool:
