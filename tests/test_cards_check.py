@@ -441,6 +441,7 @@ def test_spelled_lambda_is_the_greek_letter(text):
     "np.log1p(np.exp(-a)) * np.sign(b)", "np.multiply(np.log(1 + np.exp(-a)), sgn(b))",
     "math.log(1 + math.exp(-a)) * sign(b)", r"\log(1 + e^{-a}) \operatorname{sign}(b)",
     r"\ln\left(1 + \exp(-a)\right) \mathrm{sgn}(b)",
+    r"\log(1 + e^{-a})\,\operatorname{sgn} b",
 ])
 def test_numpy_spellings_on_a_scalar_card(text):
     card = formula_card("log(1 + exp(-a)) * sign(b)", {"a": "real", "b": "real"})
@@ -489,6 +490,17 @@ def test_latex_bars_sign_and_indicator():
                  "sign(a) (|a| - b) I(|a| > b)"]:
         result = check.check_answer(card, text, seed=8)
         assert result.correct, (text, result.message)
+
+
+@pytest.mark.parametrize("text, status", [
+    ("½ log 2πa²", "correct"),  # a function without parentheses takes the factors written together
+    (r"\frac{1}{2}\log 2\pi a^2", "correct"),
+    ("½ log(2π) a²", "wrong"),
+    ("√2π a", "wrong"),  # but √ only the next one
+])
+def test_functions_without_parentheses(text, status):
+    card = formula_card("log(2 * pi * a**2) / 2", {"a": "positive"})
+    assert check.check_answer(card, text, seed=1).status == status, text
 
 
 def test_e_is_a_cards_variable_where_it_has_one():

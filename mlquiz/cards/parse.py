@@ -877,9 +877,20 @@ def _term_end(tokens: list[Token], start: int) -> int:
     return len(tokens)
 
 
+def _group_end(tokens: list[Token], i: int) -> int:
+    """Index after the parenthesised group that opens at ``tokens[i]``."""
+    depth = 0
+    for k in range(i, len(tokens)):
+        depth += (tokens[k].value == "(") - (tokens[k].value == ")")
+        if depth == 0:
+            return k + 1
+    return len(tokens)
+
+
 def _bare_calls(tokens: list[Token]) -> list[Token]:
     """``√x``, ``log h``, ``sqrt 2``: a function without parentheses takes the next factor
-    (a number, a name, a constant, with its power: ``log x^2`` is ``log(x^2)``). A sum or a
+    (a number, a name, a constant, with its power: ``log x^2`` is ``log(x^2)``) and, but for
+    ``√``, the names written together with it (``log 2πσ²`` is ``log(2πσ²)``). A sum or a
     product without parentheses, and ``Σ`` or ``\\sum`` always (``Σ w exp(-α y pred)``,
     ``Σ (x - μ)²``), takes the whole product term after it; it runs over the first axis, as the
     index of a textbook sum does (the internal functions ``Σ`` and ``Π``, which cannot be typed:
@@ -906,19 +917,18 @@ def _bare_calls(tokens: list[Token]) -> list[Token]:
         start = i
         if tokens[i].kind == "func":  # sqrt sqrt x, log sigma(z)
             inner = _bare_calls(tokens[i:])
-            depth, end = 0, 0
-            for end, t in enumerate(inner):
-                depth += (t.value == "(") - (t.value == ")")
-                if t.value == ")" and depth == 0:
-                    break
-            out += [Token("op", "(", token.pos), *inner[:end + 1], Token("op", ")", token.pos)]
-            out += inner[end + 1:]
-            return out
-        i += 1
-        while i < len(tokens) and tokens[i].kind == "attr":
+            end = _group_end(inner, 1)  # inner[0] is the function, inner[1] its "("
+            return out + [Token("op", "(", token.pos), *inner[:end], Token("op", ")", token.pos), *inner[end:]]
+        while True:  # log 2πσ²: the factors written together, each with its power
             i += 1
-        if i + 1 < len(tokens) and tokens[i].value in ("^", "**") and tokens[i + 1].kind in ("num", "var", "const"):
-            i += 2
+            while i < len(tokens) and tokens[i].kind == "attr":
+                i += 1
+            if i + 1 < len(tokens) and tokens[i].value in ("^", "**") and tokens[i + 1].kind in ("num", "var", "const"):
+                i += 2
+            elif i + 1 < len(tokens) and tokens[i].value in ("^", "**") and tokens[i + 1].value == "(":
+                i = _group_end(tokens, i + 1)  # σ^(2), from σ²
+            if token.value == "sqrt" or i >= len(tokens) or tokens[i].kind not in ("var", "const"):
+                break
         out += [Token("op", "(", token.pos), *tokens[start:i], Token("op", ")", token.pos)]
     return out
 
