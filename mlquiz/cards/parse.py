@@ -4,21 +4,26 @@ A typed answer is never evaluated as Python. Reading goes in four steps, each of
 the whole text or refuses it with the position (``at character 12``) of what it could not read:
 
 1. *Notation*: unicode is mapped to plain text (``σ_n`` -> ``sigma_n``, ``x̂`` -> ``x_hat``,
-   ``½`` -> ``(1/2)``, ``²`` -> ``^(2)``, ``ᵀ`` -> a transpose, ``⊙ · ×`` -> ``*``, ``‖`` a
-   norm bar), and LaTeX (any answer with a backslash or a brace) is translated command by
+   ``½`` -> ``(1/2)``, ``²`` -> ``^(2)``, ``ᵀ`` and a prime -> a transpose, ``⊙`` -> ``*``,
+   ``·`` and ``×`` -> the textbook product, ``‖`` a norm bar, ``Σ``/``Π`` with their limits
+   dropped), and LaTeX (any answer with a backslash or a brace) is translated command by
    command (``\\frac{a}{b}`` -> ``((a)/(b))``, ``\\left[`` -> ``(``, ``\\lvert`` -> ``|``,
    ``\\|`` -> ``‖``, ``^{\\top}`` -> a transpose, ``\\operatorname{sign}`` -> ``sign``,
-   ``\\mathbb{1}`` -> the indicator); an unknown command is refused.
+   ``\\mathbb{1}`` -> the indicator, ``\\sum_{i=1}^{N}`` -> ``Σ``); an unknown command is
+   refused.
 2. *Tokens*: every token must be a number, an operator, or a name this card knows (its symbols
-   or arrays, whitelisted functions, ``e`` and ``pi``, ``np.``/``math.`` spellings of them);
+   or arrays, other spellings of them: ``lambda``, ``GL`` for ``G_L``, ``e`` for ``e_m``,
+   ``w_j`` for ``w``; whitelisted functions, ``e`` and ``pi``, ``np.``/``math.`` spellings);
    anything else (dunder names, keywords, attribute access other than ``.T``, ``.shape`` and a
-   few array methods) is refused.
+   few array methods) is refused. A superscript that is none of these labels a layer or a
+   step and is dropped (``a^{L}``, ``α^{old}``).
 3. *Textbook conventions*: ``|x|`` is ``abs``, ``||w||`` and ``‖w‖`` are ``norm``, ``n!`` a
-   factorial, ``√x`` and ``log h`` apply to the next factor, juxtaposition is a product
-   (``2x``, ``x(1-x)``, ``sigma(z)(1-sigma(z))``); on array cards juxtaposition is the
-   *textbook product* (:data:`JUXTAPOSE`), which :mod:`mlquiz.cards.check` evaluates as a
-   matrix product when one side is a matrix (``x W + b``, ``X^T (y - h)``) and elementwise
-   otherwise; elementwise is always ``*`` or ``⊙``.
+   factorial, ``(x)_+`` the positive part, ``√x`` and ``log 2πσ²`` apply to the factors after
+   them, ``Σ`` to the product term after it, juxtaposition is a product (``2x``, ``x(1-x)``,
+   ``sigma(z)(1-sigma(z))``); on array cards juxtaposition is the *textbook product*
+   (:data:`JUXTAPOSE`), which :mod:`mlquiz.cards.check` evaluates as a matrix product when one
+   side is a matrix (``x W + b``, ``X^T (y - h)``) and elementwise otherwise; elementwise is
+   always ``*`` or ``⊙``.
 4. *Tree*: the rewritten tokens are parsed by ``ast.parse`` (which only parses) and every node
    of the tree is checked against a whitelist again.
 
