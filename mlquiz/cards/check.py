@@ -750,6 +750,11 @@ def _keywords(node: ast.Call) -> dict:
             if value is None:
                 raise AnswerError(f"{kw.arg}= takes a whole number, e.g. {kw.arg}=0.")
             out[kw.arg] = value
+        elif kw.arg == "ord":
+            value = _literal_int(kw.value)
+            if value is None:
+                raise AnswerError("ord= takes a whole number, e.g. norm(w, ord=1).")
+            out["ord"] = value
         elif kw.arg == "keepdims":
             if not (isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool)):
                 raise AnswerError("keepdims= takes True or False.")
@@ -815,6 +820,8 @@ def _call(name: str, node: ast.Call, first, env: dict):
             kwargs["axis"] = axis
         if "ddof" in kwargs and name not in ("var", "std"):
             raise AnswerError("ddof= belongs to var and std.")
+        if "ord" in kwargs and name != "norm":
+            raise AnswerError("ord= belongs to norm.")
         return _REDUCE[name](*args, **kwargs)
     if kwargs:
         raise AnswerError(f"{name} takes no keyword arguments here.")

@@ -62,7 +62,7 @@ ARRAY_FUNCTIONS = {
 ARRAY_METHODS = {"sum", "mean", "prod", "var", "std", "max", "min", "dot", "transpose", "reshape",
                  "ravel", "flatten", "squeeze"}
 ARRAY_ATTRIBUTES = {"T", "shape", "size"}
-KEYWORD_ARGUMENTS = {"axis", "keepdims", "ddof"}
+KEYWORD_ARGUMENTS = {"axis", "keepdims", "ddof", "ord"}
 CONSTANTS = {"e", "pi"}
 #: the internal function that marks a name written with an index (``x_i``, ``w_j``) on an array
 #: card: the rows of a matrix taken one by one (``x_iᵀ w`` is ``X w``). Greek iota: a name the
