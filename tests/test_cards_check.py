@@ -686,6 +686,25 @@ def test_any_expensive_step_is_cut_at_the_cpu_limit(monkeypatch):
     assert result.status == "invalid" and "computation" in result.message
 
 
+def test_checks_in_a_worker_thread_are_bounded_too():
+    """No timer signal outside the main thread: only the cheap proof runs, and the random
+    points still decide."""
+    import threading
+
+    results = {}
+
+    def work():
+        for text in [r"\frac{1}{1+e^{-z}}", "9^{9^{9}}", "(1 + tanh(z/4)^2 + 2 tanh(z/4))/(2 + 2 tanh(z/4)^2)"]:
+            started = time.process_time()
+            results[text] = (verdict("logistic_regression.sigmoid", text), time.process_time() - started)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(60)
+    assert [r.status for r, _ in results.values()] == ["correct", "invalid", "correct"]
+    assert all(seconds < 1.0 for _, seconds in results.values())
+
+
 def test_the_cpu_limit_is_not_swallowed_by_a_catch_all(monkeypatch):
     def stubborn(*args, **kwargs):
         while True:

@@ -106,28 +106,32 @@ class _Timeout(BaseException):
     so that no ``except Exception`` inside sympy swallows it)."""
 
 
-_deadlines: list[float] = []  # time.process_time() deadlines of the open limits, innermost last
-_signals = threading.local()
+_state = threading.local()  # per thread: the deadlines of the open limits, and the timer's use
+
+
+def _deadlines() -> list[float]:
+    """``time.process_time()`` deadlines of this thread's open limits, innermost last."""
+    return _state.__dict__.setdefault("deadlines", [])
 
 
 def _check_budget() -> None:
     """Raise ``_Timeout`` once the innermost CPU limit is spent (called between steps of the
     work, so limits hold where no timer signal can be used)."""
-    if _deadlines and time.process_time() >= _deadlines[-1]:
+    if _deadlines() and time.process_time() >= _deadlines()[-1]:
         raise _Timeout
 
 
 def _on_timer(signum, frame) -> None:
-    if _deadlines and time.process_time() >= _deadlines[-1] - 1e-3:
+    if _deadlines() and time.process_time() >= _deadlines()[-1] - 1e-3:
         signal.setitimer(signal.ITIMER_PROF, 0.05)  # again, should the work go on regardless
         raise _Timeout
     _arm()  # the two clocks differ slightly: wait for the rest
 
 
 def _arm() -> None:
-    if getattr(_signals, "active", False):
-        left = _deadlines[-1] - time.process_time() if _deadlines else 0.0
-        signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3) if _deadlines else 0.0)
+    if _has_timer():
+        left = _deadlines()[-1] - time.process_time() if _deadlines() else 0.0
+        signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3) if _deadlines() else 0.0)
 
 
 @contextmanager
@@ -137,33 +141,35 @@ def cpu_limit(seconds: float):
     for a busy machine does not count. In the main thread of a Unix process a ``SIGPROF``
     timer interrupts any Python-level work (sympy's included); elsewhere the work checks the
     budget between its steps (:func:`_check_budget`)."""
-    outermost = not _deadlines
+    deadlines = _deadlines()
+    outermost = not deadlines
     previous = None
     if outermost:
-        _signals.active = (
+        _state.timer = (
             hasattr(signal, "setitimer")
             and threading.current_thread() is threading.main_thread()
             and signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
         )
-        if _signals.active:
+        if _state.timer:
             previous = signal.signal(signal.SIGPROF, _on_timer)
     deadline = time.process_time() + seconds
-    _deadlines.append(min(deadline, _deadlines[-1]) if _deadlines else deadline)
+    deadlines.append(min(deadline, deadlines[-1]) if deadlines else deadline)
     _arm()
     try:
         yield
     finally:
-        _deadlines.pop()
-        if outermost and _signals.active:
+        deadlines.pop()
+        if outermost and _state.timer:
             signal.setitimer(signal.ITIMER_PROF, 0)
             signal.signal(signal.SIGPROF, previous)
-            _signals.active = False
+            _state.timer = False
         else:
             _arm()
 
 
 def _has_timer() -> bool:
-    return bool(getattr(_signals, "active", False))
+    """Whether this thread's limits are enforced by the SIGPROF timer."""
+    return bool(getattr(_state, "timer", False))
 
 
 # --- symbols and expressions of formula cards -----------------------------------------------
