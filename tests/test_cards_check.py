@@ -413,7 +413,7 @@ def test_the_identity_alone_is_refused():
 
 @pytest.mark.parametrize("text", [
     "½√a + b²", r"\frac{1}{2}\sqrt{a} + b^2", "sqrt(a)/2 + b^2", "0.5 np.sqrt(a) + np.square(b)",
-    "np.power(a, 0.5) / 2 + np.power(b, 2)", "√a/2 + b b",
+    "np.power(a, 0.5) / 2 + np.power(b, 2)", "√a/2 + b b", "½√𝐚 + 𝐛²", r"\frac{\sqrt{\vec{a}}}{2} + \mathbf{b}^2",
 ])
 def test_unicode_and_numpy_spellings_of_a_formula(text):
     card = formula_card("sqrt(a) / 2 + b**2", {"a": "positive", "b": "real"})
@@ -431,7 +431,8 @@ def test_greek_letters_with_subscripts(text):
     assert result.correct, (text, result.message)
 
 
-@pytest.mark.parametrize("text", ["lambda mu", "λμ", "λ μ", r"\lambda\mu", "lambda * mu", "lmbda mu"])
+@pytest.mark.parametrize("text", ["lambda mu", "λμ", "λ μ", r"\lambda\mu", "lambda * mu", "lmbda mu", "λµ",
+                                  "ｌａｍ * ｍｕ"])
 def test_spelled_lambda_is_the_greek_letter(text):
     card = formula_card("lam * mu", {"lam": "positive", "mu": "real"})
     assert check.check_answer(card, text, seed=5).correct, text

@@ -95,7 +95,7 @@ GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "eps", "ϵ": "eps", "η": "eta",
     "θ": "theta", "λ": "lam", "μ": "mu", "ν": "nu", "π": "pi", "ρ": "rho", "σ": "sigma",
     "τ": "tau", "φ": "phi", "ξ": "xi", "ω": "omega", "Δ": "Delta", "κ": "kappa", "ζ": "zeta",
-    "χ": "chi", "ψ": "psi",
+    "χ": "chi", "ψ": "psi", "µ": "mu",
 }
 #: long names for the short ones used by cards (``lambda`` is a Python keyword: read as ``lam``)
 NAME_ALIASES = {
@@ -206,6 +206,8 @@ def normalise(text: str) -> tuple[str, list[int]]:
             out.add(_CHAR_REPLACEMENTS[ch], pos)
         elif ch in GREEK:
             _add_name(out, GREEK[ch], pos, "" if following in _SUBSCRIPTS else following)
+        elif not ch.isascii() and unicodedata.normalize("NFKC", ch).isascii() and unicodedata.normalize("NFKC", ch).isalnum():
+            out.add(unicodedata.normalize("NFKC", ch), pos)  # 𝐱, ℓ, ｘ: the letter itself
         else:
             for part in unicodedata.normalize("NFD", ch):
                 if part == "\u0302":  # x̂ -> x_hat (NFD splits ŷ into y + circumflex)
@@ -245,6 +247,7 @@ def looks_like_latex(text: str) -> bool:
 _LATEX_NAMES = {
     **{name: name for name in GREEK.values() if name not in ("eps", "lam")},
     "epsilon": "eps", "varepsilon": "eps", "lambda": "lam", "vartheta": "theta", "varphi": "phi",
+    "ell": "l",
     **{name: name for name in ("exp", "log", "max", "min", "tanh", "sign")}, "ln": "log", "sgn": "sign",
 }
 _LATEX_OPERATORS = {
@@ -263,7 +266,7 @@ _LATEX_SIZES = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "
 _LATEX_FONTS = {"operatorname", "mathrm", "text", "textrm", "mathit", "mathbf", "boldsymbol",
                 "bm", "mathsf", "textit", "textbf", "mathnormal"}
 _LATEX_ACCENTS = {"hat": "_hat", "widehat": "_hat", "bar": "_bar", "overline": "_bar",
-                  "tilde": "_tilde", "widetilde": "_tilde"}
+                  "tilde": "_tilde", "widetilde": "_tilde", "vec": "", "boldsymbol": ""}
 _LATEX_UNCHECKABLE = {"int", "partial", "nabla", "lim", "infty", "prime",
                       "mathbb", "mathcal", "sin", "cos", "tan", "arg", "argmax", "argmin", "det"}
 
