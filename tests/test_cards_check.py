@@ -626,6 +626,15 @@ def test_latex_and_text_are_read_whole_or_refused_with_the_position(text, positi
         assert f"at character {position}" in result.message, result.message
 
 
+@pytest.mark.parametrize("text", ["$x W + b$", "x W + b.", r"\(x W + b\)", r"\[ x W + b \]", "  x W + b ;"])
+def test_math_delimiters_and_a_full_stop(text):
+    assert verdict("backprop.dense_forward", text).correct, text
+
+
+def test_positions_count_from_the_text_as_typed():
+    assert "at character 5" in verdict("logistic_regression.sigmoid", "    )z").message
+
+
 def test_a_latex_tail_is_graded_not_dropped():
     assert verdict("logistic_regression.sigmoid", r"\frac{1}{1+e^{-z}} + \left|z\right|").status == "wrong"
     assert verdict("logistic_regression.sigmoid", r"\frac{1}{1+e^{-z}} \cdot 1").correct

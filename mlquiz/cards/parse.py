@@ -240,7 +240,7 @@ def _skip_limits(text: str, i: int) -> int:
 
 
 def looks_like_latex(text: str) -> bool:
-    return "\\" in text or "{" in text
+    return "\\" in text or "{" in text or "$" in text
 
 
 #: LaTeX commands that are names: Greek letters (as :data:`GREEK` spells them) and functions
@@ -258,7 +258,7 @@ _LATEX_OPERATORS = {
     **dict.fromkeys(("ne", "neq"), "!="), **dict.fromkeys(("top", "intercal"), "⊤"),
     **dict.fromkeys(("|", "lVert", "rVert", "Vert"), "‖"), **dict.fromkeys(("lvert", "rvert", "vert"), "|"),
     **dict.fromkeys(("{", "lbrack", "lparen"), "("), **dict.fromkeys(("}", "rbrack", "rparen"), ")"),
-    **dict.fromkeys((",", ";", ":", " ", "quad", "qquad"), " "),
+    **dict.fromkeys((",", ";", ":", " ", "quad", "qquad", "(", ")", "[", "]"), " "),  # \( \): math mode
     **dict.fromkeys(("!", "displaystyle", "limits"), ""),
 }
 _LATEX_SIZES = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
@@ -1021,6 +1021,8 @@ def parse_answer(
     if len(text) > MAX_LENGTH:
         raise AnswerError(f"the answer is too long (at most {MAX_LENGTH} characters).")
     plain, origin = normalise(text)
+    end = len(plain.rstrip().rstrip(".;,").rstrip())  # a sentence's full stop
+    plain, origin = plain[:end], origin[:end]
     start = _left_side_end(plain)
     plain, origin = plain[start:], origin[start:]
     if looks_like_latex(text) if latex is None else latex:
