@@ -510,6 +510,9 @@ def test_e_is_a_cards_variable_where_it_has_one():
     assert check.check_answer(card, r"\ln e_{k} - e_{k}", seed=1).correct
     euler = check.check_answer(formula_card("exp(-a)", {"a": "real"}), "e^(-2a)", seed=1)
     assert euler.status == "wrong" and "Euler's number" in euler.message
+    both = formula_card("(1 - e_k) * exp(-a) + e_k * exp(a)", {"e_k": "unit", "a": "real"})
+    for text in [r"(1 - e_k) e^{-a} + e_k e^{a}", "(1 − e) e^(−a) + e e^a"]:  # e raised: Euler's
+        assert check.check_answer(both, text, seed=1).correct, text
 
 
 @pytest.mark.parametrize("expected, text", [

@@ -750,7 +750,8 @@ def _resolve(value, pos, nxt, mode, names, extra, builtin, forbid):
         return Token("var", value, pos)
     if value in extra:
         return Token("func", extra[value], pos)
-    if not (call and canonical in builtin) and (base := _base_name(value, names)) is not None:
+    euler_power = value in CONSTANTS and nxt.value in ("^", "**")  # e^{-α}: Euler's number
+    if not (call and canonical in builtin) and not euler_power and (base := _base_name(value, names)) is not None:
         return Token("var", base, pos)
     if canonical in builtin:
         return Token("func", canonical, pos)
