@@ -7,7 +7,7 @@ textbook juxtaposition), wrong ones of many kinds (a sign, a factor, a transpose
 a near miss, an answer that parts from the expected one only at 0, at a tie or at a margin of
 exactly 1), and hostile ones (huge powers and factorials, literals beyond float range,
 unread LaTeX, code). ``against`` is the card's answer the line was written for: a line whose
-card has since changed its answer (or left the deck) is skipped, and counted.
+card has another answer now (changed, or not in this deck) is skipped.
 """
 
 from __future__ import annotations
