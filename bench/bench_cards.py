@@ -180,6 +180,8 @@ def main() -> int:
     for name, values in (("CPU time", cpu), ("wall time", wall)):
         print(f"  {name:10} median {statistics.median(values) * 1000:7.2f} ms   p99 "
               f"{percentile(values, 0.99) * 1000:7.1f} ms   max {max(values) * 1000:7.1f} ms")
+    if statistics.median(cpu) == 0:
+        print("  (the process CPU clock advances in coarse ticks on this machine: read the wall time)")
     print("  slowest (CPU): " + "; ".join(f"{c * 1000:.0f} ms {r['card']} {r['answer'][:40]!r}" for c, r in slowest[:3]))
     print(f"\nmlquiz check over {len(batch)} answers, one process: {command_seconds:.2f} s "
           f"({command_seconds / len(batch) * 1000:.2f} ms an answer; {command_seconds / base_batch:.0f}x "
