@@ -26,7 +26,7 @@ _RATING_WORDS = {
 
 
 def card_commands():
-    return [review, cards, card, export]
+    return [review, cards, card, export, check_command]
 
 
 def _deck():
@@ -119,12 +119,24 @@ class _Checker:
         return check
 
 
+def _line_editing() -> bool:
+    """Turn on line editing (arrow keys, history with up and down) for ``input()`` where the
+    platform has ``readline``; whether it is on."""
+    try:
+        import readline  # noqa: F401 - importing it is what makes input() edit lines
+    except ImportError:
+        return False
+    return True
+
+
 def _read_line(prompt: str) -> str:
-    """One line of input; ``EOFError`` at the end of input. Piped input is echoed so a
-    transcript reads like a session."""
-    click.echo(prompt, nl=False)
+    """One line of input; ``EOFError`` at the end of input. At a terminal the line can be
+    edited (readline) and is kept in the history, for the up arrow. Piped input is echoed so
+    a transcript reads like a session."""
     if sys.stdin.isatty():
-        return input()
+        _line_editing()
+        return input(prompt)
+    click.echo(prompt, nl=False)
     line = sys.stdin.readline()
     if not line:
         click.echo()
@@ -132,6 +144,14 @@ def _read_line(prompt: str) -> str:
     line = line.rstrip("\r\n")
     click.echo(line)
     return line
+
+
+def _forget_line(line: str) -> None:
+    """Drop the line just read from the history (ratings: the up arrow brings back answers)."""
+    if line.strip() and sys.stdin.isatty() and _line_editing():
+        import readline
+
+        readline.remove_history_item(readline.get_current_history_length() - 1)
 
 
 def _ask_rating(proposed: int | None, intervals: dict | None = None) -> int:
@@ -146,7 +166,9 @@ def _ask_rating(proposed: int | None, intervals: dict | None = None) -> int:
         choices = "1 again, 2 hard, 3 good, 4 easy"
     prompt = f"Rate ({choices})" + (f" [{proposed} {RATING_NAMES[proposed]}]: " if proposed else ": ")
     while True:
-        text = _read_line(prompt).strip().lower()
+        text = _read_line(prompt)
+        _forget_line(text)
+        text = text.strip().lower()
         if not text and proposed:
             return proposed
         if text in _RATING_WORDS:
@@ -414,6 +436,33 @@ def card(card_id, lang, db):
     row = states.get(found.id)
     due = f", due {show_time(row['due'])}" if row and row["due"] else ""
     click.echo(f"Schedule: {_state_name(row)}{due}.")
+
+
+# --- check -------------------------------------------------------------------------------
+
+@click.command("check")
+def check_command():
+    """Check typed answers in bulk: JSON lines in, JSON lines out.
+
+    Each line of standard input is a JSON object {"card": ID, "answer": TEXT}; each answer
+    gets one line of output: {"card", "answer", "status", "method", "message", "seconds"},
+    with status correct, wrong or invalid and seconds the CPU time of its check (at most
+    about a second, whatever the answer). A malformed line, an unknown card or a display-only
+    one gets status invalid and says why. Everything runs in one process, as in a review.
+
+    \b
+    Example:
+      echo '{"card": "backprop.dense_forward", "answer": "x W + b"}' | mlquiz check
+    """
+    _deck()
+    from mlquiz.cards.check import check_request, warm_up
+
+    warm_up()  # sympy's first simplification imports modules: not inside an answer's time limit
+
+    for line in click.get_text_stream("stdin", errors="replace"):
+        if line.strip():
+            click.echo(json.dumps(check_request(line), ensure_ascii=False))
+            sys.stdout.flush()
 
 
 # --- export -------------------------------------------------------------------------------
