@@ -31,7 +31,7 @@ def build_large(path: Path, seed: int = 1) -> None:
     from fsrs import Card, Rating, Scheduler
 
     from mlquiz import clock
-    from mlquiz.schedule import open_store
+    from mlquiz.schedule.store import open_store
 
     rng = random.Random(seed)
     scheduler = Scheduler(desired_retention=0.9, enable_fuzzing=False)

@@ -3,6 +3,7 @@ a parser that validates what a learner types, and a line of help."""
 
 from __future__ import annotations
 
+from mlquiz.schedule.backup import BACKUPS_KEPT
 from mlquiz.schedule.store import Store
 
 
@@ -21,14 +22,26 @@ def _parse_retention(text) -> float:
     return value
 
 
-def _parse_new_per_day(text) -> int:
+def _whole_number(key: str, text, lowest: int, highest: int) -> int:
+    """``text`` as a whole number from ``lowest`` to ``highest``, else ``ConfigError``."""
     try:
         value = int(str(text).strip())
     except (TypeError, ValueError):
-        raise ConfigError(f"new_per_day must be a whole number, not {text!r}") from None
-    if not 0 <= value <= 10_000:
-        raise ConfigError(f"new_per_day must be between 0 and 10000, not {value}")
+        raise ConfigError(f"{key} must be a whole number, not {text!r}") from None
+    if value < lowest:
+        allowed = "a positive whole number" + (" or 0" if lowest == 0 else "")
+        raise ConfigError(f"{key} must be {allowed}, not {value}")
+    if value > highest:
+        raise ConfigError(f"{key} must be at most {highest}, not {value}")
     return value
+
+
+def _parse_new_per_day(text) -> int:
+    return _whole_number("new_per_day", text, 0, 10_000)
+
+
+def _parse_backups(text) -> int:
+    return _whole_number("backups", text, 1, 1000)
 
 
 SETTINGS = {
@@ -36,6 +49,8 @@ SETTINGS = {
                   "desired retention: the probability of recall FSRS schedules for (0.7-0.99)"),
     "new_per_day": (10, _parse_new_per_day,
                     "how many new items (never practised) enter the schedule a day"),
+    "backups": (BACKUPS_KEPT, _parse_backups,
+                "how many automatic backups of the database are kept (`mlquiz db backups`)"),
 }
 
 
@@ -59,6 +74,14 @@ def set_config(store: Store, key: str, value):
     with store.write():
         store.db["config"].upsert({"key": key, "value": str(parsed)}, pk="key")
     return parsed
+
+
+def unset_config(store: Store, key: str):
+    """Forget a setting: it has its default again, which is returned."""
+    default, _, _ = _setting(key)
+    with store.write():
+        store.conn.execute("DELETE FROM config WHERE key = ?", (key,))
+    return default
 
 
 def config_values(store: Store) -> dict:
