@@ -7,6 +7,7 @@ library is imported inside the commands: ``mlquiz next`` must start fast.
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import click
 
 from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, json_option, opened,
                                relative, show_time, wrap)
+from mlquiz import clock
 from mlquiz.curriculum import display_path
 
 
@@ -92,46 +94,60 @@ def next_command(as_json, db):
 @click.command()
 @click.argument("item", required=False)
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Only the latest N reviews.")
-@json_option
+@click.option("--since", metavar="TIME",
+              help="Only reviews at or after TIME (ISO 8601: 2026-03-01 or 2026-03-01T09:30:00Z).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON array, one review (an object) a line.")
 @db_option
-def history(item, limit, as_json, db):
+def history(item, limit, since, as_json, db):
     """Print the review log, oldest first: one row a review, with its rating.
 
     ITEM is an exercise (`backprop`, `backprop.py`, `exercise:backprop`) or a flashcard
-    (`card:<id>`); without it, every review.
+    (`card:<id>`); without it, every review. The log is streamed: any length prints at once,
+    in constant memory.
 
     \b
     Examples:
       mlquiz history
       mlquiz history bn_backward --json
+      mlquiz history --since 2026-03-01 --limit 20
     """
-    from mlquiz.schedule.stats import history as review_log
+    from mlquiz.schedule.stats import history_header, iter_history
 
+    moment = None
+    if since is not None:
+        try:
+            moment = clock.parse_time(since)
+        except clock.ClockError as exc:
+            raise click.BadParameter(str(exc), param_hint="--since") from None
+    out = click.get_text_stream("stdout")
     with opened(db) as store:
-        rows = review_log(store, item, limit)
-    if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        click.echo("No reviews yet.")
-        return
-    width = max(len(r["item"]) for r in rows)
-    click.echo(f"{'time':20}  {'item':{width}}  {'rating':6}  {'source':9}  {'took':>8}  "
-               f"{'state':10}  next due")
-    for r in rows:
-        took = "-" if r["duration_seconds"] is None else _duration(r["duration_seconds"])
-        click.echo(f"{show_time(r['reviewed_at']):20}  {r['item']:{width}}  {r['rating_name']:6}  "
-                   f"{r['source']:9}  {took:>8}  {r['state_name']:10}  {show_time(r['due'])}")
+        if as_json:
+            _stream(out, _json_array(iter_history(store, item, limit, moment, form="json")))
+            return
+        width = max(4, store.value("SELECT max(length(id)) FROM items") or 0)
+        lines = iter_history(store, item, limit, moment, form="text", width=width)
+        first = next(lines, None)
+        if first is None:
+            click.echo("No reviews yet.")
+            return
+        _stream(out, itertools.chain([history_header(width), first], lines))
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 86400 * 2:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.0f} d"
+def _json_array(objects):
+    """A JSON array of JSON texts, streamed: ``[``, one object a line, ``]``."""
+    separator = "["
+    for text in objects:
+        yield separator + text
+        separator = ","
+    yield "[]" if separator == "[" else "]"
+
+
+def _stream(out, lines, batch: int = 2000) -> None:
+    """Write ``lines`` to ``out`` a batch at a time (one write a line is slow)."""
+    for chunk in iter(lambda: list(itertools.islice(lines, batch)), []):
+        out.write("\n".join(chunk) + "\n")
+    out.flush()
 
 
 # --- stats --------------------------------------------------------------------------------

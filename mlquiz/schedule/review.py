@@ -16,7 +16,8 @@ from typing import NamedTuple
 from mlquiz import clock
 from mlquiz.curriculum import display_path, grade_command
 from mlquiz.schedule.config import get_config
-from mlquiz.schedule.items import KINDS, NEW, REVIEW, STATES, UnknownItem, default_file
+from mlquiz.schedule.items import (KINDS, NEW, REVIEW, STATES, ScheduleError, UnknownItem,
+                                   default_file)
 from mlquiz.schedule.store import Store
 
 SOURCES = ("grade", "flashcard")
@@ -219,8 +220,11 @@ def apply_review(store: Store, item_id: str, rating: int, source: str,
     if row is None:
         raise UnknownItem(f"unknown item {item_id!r}")
     last = clock.parse_optional(row["last_review"])
-    if last is not None and now < last:
-        now = last  # an item's reviews stay in time order, whatever the callers' clocks say
+    if last is not None and now < last:  # an item's reviews stay in time order
+        raise ScheduleError(
+            f"this review of {item_id} is dated {clock.format_time(now)}, earlier than its last "
+            f"review at {row['last_review']}; reviews are recorded in time order (is "
+            "MLQUIZ_NOW or the system clock set back?)")
     retention = get_config(store, "retention")
     scheduler = Scheduler(desired_retention=retention, enable_fuzzing=False)
     card, _ = scheduler.review_card(
