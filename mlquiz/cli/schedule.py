@@ -120,10 +120,9 @@ def history(item, limit, since, as_json, db):
             moment = clock.parse_time(since)
         except clock.ClockError as exc:
             raise click.BadParameter(str(exc), param_hint="--since") from None
-    out = click.get_text_stream("stdout")
     with opened(db) as store:
         if as_json:
-            _stream(out, _json_array(iter_history(store, item, limit, moment, form="json")))
+            _stream(_json_array(iter_history(store, item, limit, moment, form="json")))
             return
         width = max(4, store.value("SELECT max(length(id)) FROM items") or 0)
         lines = iter_history(store, item, limit, moment, form="text", width=width)
@@ -131,7 +130,7 @@ def history(item, limit, since, as_json, db):
         if first is None:
             click.echo("No reviews yet.")
             return
-        _stream(out, itertools.chain([history_header(width), first], lines))
+        _stream(itertools.chain([history_header(width), first], lines))
 
 
 def _json_array(objects):
@@ -143,11 +142,10 @@ def _json_array(objects):
     yield "[]" if separator == "[" else "]"
 
 
-def _stream(out, lines, batch: int = 2000) -> None:
-    """Write ``lines`` to ``out`` a batch at a time (one write a line is slow)."""
+def _stream(lines, batch: int = 2000) -> None:
+    """Print ``lines`` a batch at a time (one ``echo`` a line is slow)."""
     for chunk in iter(lambda: list(itertools.islice(lines, batch)), []):
-        out.write("\n".join(chunk) + "\n")
-    out.flush()
+        click.echo("\n".join(chunk))
 
 
 # --- stats --------------------------------------------------------------------------------

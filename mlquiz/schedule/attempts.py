@@ -72,8 +72,8 @@ def _next_attempt(store: Store, exercise_id: str) -> int:
 def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bool,
                    report=None, now: datetime | None = None) -> Attempt:
     """Store a graded file (its source and the report as JSON) and, in the same transaction,
-    the review it makes (see the module docstring for the rules). Returns the details."""
-    now = clock.current(now)
+    the review it makes (see the module docstring for the rules). Returns the details.
+    ``now`` None: the clock is read under the write lock (as in ``record_review``)."""
     exercise = exercise_named(exercise_id)
     item_id = f"exercise:{exercise.id}"
     passed = bool(passed)
@@ -81,6 +81,7 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
     report_json = _report_json(report)
     file_path = str(Path(file_path).expanduser().resolve())
     with store.write():
+        now = clock.current(now)
         row = store.row("SELECT shown_at, hints FROM items WHERE id = ?", (item_id,))
         if row is None:
             raise UnknownItem(f"{exercise.id} is not in the schedule")

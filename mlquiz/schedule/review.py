@@ -248,12 +248,13 @@ def apply_review(store: Store, item_id: str, rating: int, source: str,
 def record_review(store: Store, item_id: str, rating, source: str,
                   duration_seconds: float | None = None, now: datetime | None = None) -> Review:
     """Review ``item_id`` (rating 1 Again .. 4 Easy, as in FSRS; ``source`` "grade" or
-    "flashcard"): append it to the log and store the item's new FSRS state, atomically."""
-    now = clock.current(now)
+    "flashcard"): append it to the log and store the item's new FSRS state, atomically.
+    ``now`` None: the clock is read under the write lock, so that concurrent reviews of an
+    item are timed in the order they are written."""
     rating = _rating(rating)
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
     if duration_seconds is not None and duration_seconds < 0:
         raise ValueError("duration_seconds cannot be negative")
     with store.write():
-        return apply_review(store, item_id, rating, source, duration_seconds, now)
+        return apply_review(store, item_id, rating, source, duration_seconds, clock.current(now))

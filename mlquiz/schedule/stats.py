@@ -89,12 +89,8 @@ def iter_history(store: Store, item: str | None = None, limit: int | None = None
     or as a line of the table under ``history_header(width)`` (``"text"``)."""
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, not {form!r}")
-    cursor = _history_cursor(store, item, limit, since, form, width)
-    try:
-        for values in cursor:
-            yield dict(zip(_HISTORY_COLUMNS, values[1:])) if form == "dict" else values[1]
-    finally:
-        cursor.close()
+    for values in _history_cursor(store, item, limit, since, form, width):
+        yield dict(zip(_HISTORY_COLUMNS, values[1:])) if form == "dict" else values[1]
 
 
 def history(store: Store, item: str | None = None, limit: int | None = None,
