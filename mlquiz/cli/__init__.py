@@ -11,10 +11,11 @@ import click
 
 from mlquiz import __version__
 from mlquiz.cli.cards import card_commands
+from mlquiz.cli.db import db_commands
 from mlquiz.cli.grade import grade_commands
 from mlquiz.cli.schedule import schedule_commands
 
-COMMAND_MODULES = [grade_commands, schedule_commands, card_commands]
+COMMAND_MODULES = [grade_commands, schedule_commands, card_commands, db_commands]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

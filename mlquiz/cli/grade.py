@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import db_option, json_option
+from mlquiz.cli.common import current_time, db_option, json_option, opened
+from mlquiz.curriculum import grade_command
 
 SYMBOLS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "not_implemented": ("TODO", "yellow")}
 
@@ -48,6 +50,8 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
     from mlquiz.grading.engine import grade_file
     from mlquiz.grading.report import GradingError
 
+    if not no_record:
+        current_time()  # a bad MLQUIZ_NOW is a usage error before grading, not after
     if grade_all:
         folder = path or Path("exercises")
         if not folder.is_dir():
@@ -69,6 +73,8 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
 
     if path is None:
         raise click.UsageError("which file? e.g. `mlquiz grade exercises/bn_backward.py` (or --all)")
+    if exercise is None and not path.exists():
+        path, exercise = _exercise_file(path, db)
     try:
         report = grade_file(path, exercise=exercise, seed=seed, timeout=timeout, memory_mb=memory_mb)
     except GradingError as exc:
@@ -82,17 +88,52 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
     sys.exit(0 if report.passed else 1)
 
 
+def _exercise_file(name: Path, db):
+    """``mlquiz grade NAME`` where NAME is an exercise, not a file: that exercise's file (the
+    one last graded, else ./exercises/<file>, else ./<file>), as ``hint`` and ``reset`` take
+    it. Returns the path and the exercise id."""
+    from mlquiz.curriculum import display_path, get_exercise
+    from mlquiz.schedule.items import default_file
+
+    found = get_exercise(str(name)) if name.suffix in ("", ".py") and name.name == str(name) else None
+    if found is None:
+        raise click.UsageError(f"no such file: {name}")
+    with opened(db) as store:
+        path = default_file(store, found.id)
+    if not path.is_file() and Path(found.file).is_file():
+        path = Path.cwd() / found.file
+    if not path.is_file():
+        raise click.UsageError(
+            f"{name} is an exercise, but its file {display_path(path)} is not there; "
+            f"`mlquiz init {shlex.quote(display_path(path.parent))}` copies the stubs")
+    click.echo(f"grading {display_path(path)}, the file of {found.id}", err=True)
+    return path, found.id
+
+
 def _record(db, reports):
-    """Record each graded submission and its review in the schedule (after the report is
-    shown, so that a problem with the database never hides a verdict)."""
+    """Record each graded submission and its review in the schedule. This runs after the
+    report is shown and never changes the exit code: whatever goes wrong (the database, the
+    clock, the disk) is one line, "not recorded: WHY", and the verdict stands."""
+    import sqlite3
+
+    from mlquiz.clock import ClockError
     from mlquiz.schedule.attempts import record_reports
     from mlquiz.schedule.items import ScheduleError
-    from mlquiz.schedule.store import StoreError
+    from mlquiz.schedule.store import StoreError, explain
 
     try:
         recorded = record_reports(db, reports)
-    except (StoreError, ScheduleError) as exc:
-        raise click.ClickException(f"the verdict was not recorded: {exc}") from None
+    except (StoreError, ScheduleError, ClockError) as exc:
+        click.echo(f"not recorded: {exc}", err=True)
+        return
+    except sqlite3.Error as exc:
+        from mlquiz.schedule.store import default_path
+
+        click.echo(f"not recorded: {explain(exc, Path(db) if db else default_path())}", err=True)
+        return
+    except (OSError, OverflowError) as exc:
+        click.echo(f"not recorded: {exc}", err=True)
+        return
     for report, attempt in zip(reports, recorded):
         if attempt is None:
             click.echo(f"not recorded: nothing in {report.file} is implemented yet", err=True)
@@ -126,7 +167,7 @@ def _print_report(report):
     click.echo(f"\n{len(report.functions)} {noun}: {counts['pass']} passed, {counts['fail']} failed, "
                f"{counts['not_implemented']} not implemented ({report.seconds:.2f} s).")
     if not report.passed:
-        click.echo(f"Reproduce this run: mlquiz grade {report.file} --exercise {report.exercise} "
+        click.echo(f"Reproduce this run: {grade_command(Path(report.file), report.exercise)} "
                    f"--seed {report.seed}")
 
 
@@ -144,7 +185,8 @@ def _print_summary(reports, as_json):
         click.echo(f"{r.exercise:<{width}}  {score}   {r.seconds:5.2f}s  {r.file}")
     failed = [r for r in reports if not r.passed]
     click.echo(f"\n{len(reports) - len(failed)} of {len(reports)} exercises pass."
-               + (f" See one in detail: mlquiz grade {failed[0].file}" if failed else ""))
+               + (f" See one in detail: {grade_command(Path(failed[0].file), failed[0].exercise)}"
+                  if failed else ""))
 
 
 @click.command()
@@ -202,7 +244,7 @@ def init(folder):
         created += 1
         click.echo(f"created  {target}")
     click.echo(f"\n{created} new exercise files. Next: open one, fill it in, then "
-               f"`mlquiz grade {folder / exercises()[0].file}`.")
+               f"`{grade_command(folder / exercises()[0].file, exercises()[0].id)}`.")
 
 
 def _recorded_words(attempt) -> str:

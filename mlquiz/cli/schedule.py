@@ -17,7 +17,7 @@ import click
 from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, json_option, opened,
                                relative, show_time, wrap)
 from mlquiz import clock
-from mlquiz.curriculum import display_path
+from mlquiz.curriculum import display_path, grade_command
 
 
 def schedule_commands():
@@ -214,21 +214,24 @@ def stats(as_json, db):
 @click.group()
 def config():
     """Read or change the schedule's settings: `retention` (desired retention, default
-    0.9) and `new_per_day` (new items a day, default 10).
+    0.9), `new_per_day` (new items a day, default 10) and `backups` (automatic backups
+    kept, default 7).
 
     \b
     Examples:
       mlquiz config set retention 0.85
       mlquiz config get new_per_day
+      mlquiz config unset new_per_day
     """
 
 
-@config.command("set")
+@config.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("key")
 @click.argument("value")
 @db_option
 def config_set(key, value, db):
-    """Change a setting. A new retention applies from the next review on.
+    """Change a setting. A new retention applies from the next review on. (VALUE may start
+    with a minus sign: it is then refused with the range the setting takes.)
 
     \b
     Example:
@@ -239,6 +242,23 @@ def config_set(key, value, db):
     with opened(db) as store:
         stored = set_config(store, key, value)
     click.echo(f"{key} = {stored}")
+
+
+@config.command("unset")
+@click.argument("key")
+@db_option
+def config_unset(key, db):
+    """Forget a setting: it has its default again.
+
+    \b
+    Example:
+      mlquiz config unset new_per_day
+    """
+    from mlquiz.schedule.config import unset_config
+
+    with opened(db) as store:
+        default = unset_config(store, key)
+    click.echo(f"{key} = {default} (the default)")
 
 
 @config.command("get")
@@ -362,7 +382,7 @@ def reset(exercise, file, db):
         change = reset_exercise(store, found.id, file, now)
     _report_saved(change)
     click.echo(f"Wrote a fresh stub to {display_path(change.path)}: rewrite it from memory, then "
-               f"`mlquiz grade {display_path(change.path)}`.")
+               f"`{grade_command(change.path, found.id)}`.")
 
 
 @click.command()

@@ -131,7 +131,6 @@ def record_reports(db, reports, now: datetime | None = None) -> list[Attempt | N
     ``passed``, ``functions``, ``to_dict()``) in the database at ``db`` (None: the default one).
     Returns an Attempt for each report, or None for a file with nothing implemented yet (an
     untouched stub is not a review)."""
-    now = clock.current(now)
     results = []
     with open_schedule(db) as store:
         for report in reports:
