@@ -123,7 +123,7 @@ def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True
     """What to practise now: the most overdue due item, else the next new item allowed today;
     with the count for the rest of the day, or, when nothing is due, when the next item is.
     ``mark_shown`` notes when an item was first shown (the duration of its next graded review
-    runs from then)."""
+    runs from then), unless the disk is full (``Store.full_disk``)."""
     now = clock.current(now)
     end = clock.next_day_start(now)
     with store.snapshot():
@@ -143,7 +143,7 @@ def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True
             if waiting and get_config(store, "new_per_day") > 0:
                 candidates.append(end)  # tomorrow's new items
             next_due = min(candidates) if candidates else None
-    if item is not None and mark_shown and item.shown_at is None:
+    if item is not None and mark_shown and item.shown_at is None and store.full_disk is None:
         with store.write():
             store.conn.execute("UPDATE items SET shown_at = ? WHERE id = ? AND shown_at IS NULL",
                                (clock.format_time(now), item.id))

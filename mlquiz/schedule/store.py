@@ -16,9 +16,10 @@ Integrity rules, in the order ``open_store`` applies them:
   or empty (0-byte) file is created.
 * A damaged database is refused before anything is written (``DamagedDatabase``), with how to
   recover. Every open checks cheaply: the header's page size and format, a size that is a whole
-  number of pages; then ``PRAGMA quick_check`` when the file is small (at most
-  ``QUICK_CHECK_MAX_BYTES``, a few milliseconds) or its size disagrees with the page count in
-  its header. The full ``PRAGMA integrity_check`` runs once a day, before the daily backup, and
+  number of pages; then ``PRAGMA integrity_check`` when the file is small
+  (``FULL_CHECK_MAX_BYTES``), ``PRAGMA quick_check`` when it is a little larger
+  (``QUICK_CHECK_MAX_BYTES``) or its size disagrees with the page count in its header: a few
+  milliseconds at most. The full ``PRAGMA integrity_check`` runs once a day, before the daily backup, and
   in ``mlquiz db check`` (``check_database``).
 * The schema must be what the recorded migrations make (``InconsistentSchema`` otherwise,
   naming what is missing or unrecorded, the file untouched). Every open compares a checksum of
@@ -61,7 +62,10 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another one's transaction
 DB_ENV_VAR = "MLQUIZ_DB"
 DB_FILE_NAME = "mlquiz.db"
-QUICK_CHECK_MAX_BYTES = 4 * 1024 * 1024  # PRAGMA quick_check on every open up to this size
+# Every open checks a file up to FULL_CHECK_MAX_BYTES with PRAGMA integrity_check, and up to
+# QUICK_CHECK_MAX_BYTES with quick_check (each a few milliseconds at most: bench_integrity.py)
+FULL_CHECK_MAX_BYTES = 1024 * 1024
+QUICK_CHECK_MAX_BYTES = 4 * 1024 * 1024
 SCHEMA_META_KEY = "schema_checksum"  # meta: checksum of sqlite_master once verified
 
 
@@ -320,6 +324,7 @@ class Store:
         self.conn = conn
         self._db = None
         self.backed_up_today = False  # True once the daily backup is made or found (or moot)
+        self.full_disk: DiskFullError | None = None  # set: opened for reading only
 
     @property
     def db(self):
@@ -336,6 +341,8 @@ class Store:
         state and nothing can fail half-way with "database is locked". The day's first
         write makes the daily backup first (``daily_backup``). Failing to begin or commit
         is a ``StoreError`` with a message (``explain``)."""
+        if self.full_disk is not None:
+            raise self.full_disk
         if not self.backed_up_today:  # outside the transaction: the backup API reads
             self.daily_backup()           # through its own lock (it waits forever on ours)
         try:
@@ -491,7 +498,7 @@ def explain(exc: sqlite3.Error, path: Path) -> StoreError:
     if "unable to open" in message:
         return ReadOnlyError(f"cannot open {path} for writing ({message}); check the folder's "
                              "permissions or choose another path with --db")
-    if "malformed" in message or "not a database" in message:
+    if _is_damage(exc):
         return DamagedDatabase(_damaged(path, message))
     if "no such column" in message or "no such table" in message:
         return InconsistentSchema(f"the database at {path} does not have the tables of its "
@@ -505,8 +512,16 @@ def _integrity_problems(conn: sqlite3.Connection, full: bool) -> list[str]:
     try:
         rows = conn.execute(f"PRAGMA {pragma}(10)").fetchall()
     except sqlite3.DatabaseError as exc:
-        return [str(exc)]
+        if _is_damage(exc):
+            return [str(exc)]
+        raise  # not the file's fault: a full disk, a lock, an I/O error
     return [row[0] for row in rows if row[0] != "ok"]
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    """Does SQLite say the file is corrupt (not that it cannot read or write it)?"""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(exc)
 
 
 def _backups_kept(conn: sqlite3.Connection) -> int:
@@ -536,9 +551,34 @@ def open_store(path=None) -> Store:
         _prepare(store, found, suspect)
     except sqlite3.Error as exc:
         store.close()
-        raise explain(exc, path) from None
+        error = explain(exc, path)
+        if isinstance(error, DiskFullError) and found == "mlquiz":
+            return _open_for_reading(path, error)
+        raise error from None
     except BaseException:
         store.close()
+        raise
+    return store
+
+
+def _open_for_reading(path: Path, full: DiskFullError) -> Store:
+    """On a full disk SQLite cannot even create the shared-memory file that WAL readers use;
+    in exclusive locking mode it keeps that index in memory instead, so the database can
+    still be read. The store returned refuses every write with ``full``. Raises ``full``
+    when the database would need a migration or its schema a check."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
+    store = Store(path, conn)
+    store.full_disk = full  # Store.write refuses (SQLite's read-only mode cannot lock here)
+    store.backed_up_today = True
+    try:
+        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        if (conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION
+                or _schema_checksum(conn) != _stored_checksum(store)):
+            raise full
+    except BaseException as exc:
+        store.close()
+        if isinstance(exc, sqlite3.Error):
+            raise full from None
         raise
     return store
 
@@ -546,8 +586,9 @@ def open_store(path=None) -> Store:
 def _prepare(store: Store, found: str, suspect: bool) -> None:
     conn = store.conn
     conn.execute("PRAGMA foreign_keys = ON")
-    if found == "mlquiz" and (suspect or store.path.stat().st_size <= QUICK_CHECK_MAX_BYTES):
-        problems = store.problems(full=False)
+    size = store.path.stat().st_size
+    if found == "mlquiz" and (suspect or size <= QUICK_CHECK_MAX_BYTES):
+        problems = store.problems(full=size <= FULL_CHECK_MAX_BYTES)
         if problems:
             raise DamagedDatabase(_damaged(store.path, "; ".join(problems[:3])))
     store.backed_up_today = found != "mlquiz"  # a new database: nothing to back up yet
@@ -637,8 +678,7 @@ def check_database(path=None) -> list[str]:
     if found != "mlquiz":
         raise StoreError(f"there is no database at {path} yet")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                               timeout=BUSY_TIMEOUT, isolation_level=None)
+        conn = _reading_connection(path)
     except sqlite3.Error as exc:
         raise explain(exc, path) from None
     try:
@@ -656,6 +696,23 @@ def check_database(path=None) -> list[str]:
         return [str(explain(exc, path))]
     finally:
         conn.close()
+
+
+def _reading_connection(path: Path) -> sqlite3.Connection:
+    """A connection that only reads: read-only mode, or, on a full disk where SQLite cannot
+    create the shared-memory file in that mode, exclusive locking (see ``_open_for_reading``)."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                           timeout=BUSY_TIMEOUT, isolation_level=None)
+    try:
+        conn.execute("PRAGMA user_version").fetchone()
+        return conn
+    except sqlite3.Error as exc:
+        conn.close()
+        if _disk_full(exc, path) is None:
+            raise
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
+    conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+    return conn
 
 
 def restore_backup(path=None, which: str | int = 1,
@@ -702,7 +759,7 @@ def restore_backup(path=None, which: str | int = 1,
 
 
 def _keep_after_restore(path: Path) -> int:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    conn = _reading_connection(path)
     try:
         return _backups_kept(conn)
     finally:
