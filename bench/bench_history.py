@@ -41,18 +41,37 @@ def measure(command, env) -> tuple[float, float, float, int]:
     return float(out[0]), float(out[1]), float(out[2]), int(out[3])
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--keep", type=Path, help="build the database in DIR and keep it")
+def setup(doc: str, runs: int):
+    """The options (``--runs``, ``--keep DIR``), the folder for the databases and the
+    environment of the commands (as installed: .pyc files cached, no clock or database set).
+    ``bench_next.build_large`` is set to 200,000 reviews."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--keep", type=Path, help="build the databases in DIR and keep them")
     args = parser.parse_args()
-
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="mlquiz-bench-history-"))
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="mlquiz-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items()  # as installed: .pyc files cached
+    env = {k: v for k, v in os.environ.items()
            if k not in ("MLQUIZ_NOW", "MLQUIZ_DB", "PYTHONDONTWRITEBYTECODE")}
-    path = folder / "history.db"
     bench_next.ITEMS = 20_000
+    return args, folder, env
+
+
+def interleaved(commands: dict, env: dict, runs: int, measure) -> dict:
+    """``measure(command, env)`` of every command ``runs`` times, taking turns so that all
+    share the machine's load alike, after one warm-up run each (caches, .pyc files)."""
+    for command in commands.values():
+        measure(command, env)
+    results = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            results[name].append(measure(command, env))
+    return results
+
+
+def main() -> int:
+    args, folder, env = setup(__doc__, runs=5)
+    path = folder / "history.db"
     try:
         if not path.exists():
             bench_next.build_large(path)
@@ -62,12 +81,7 @@ def main() -> int:
             "mlquiz history": [*mlquiz, "history", "--db", path],
             "mlquiz history --json": [*mlquiz, "history", "--json", "--db", path],
         }
-        for command in commands.values():  # warm-up: caches and .pyc files
-            measure(command, env)
-        results = {name: [] for name in commands}
-        for _ in range(args.runs):
-            for name, command in commands.items():
-                results[name].append(measure(command, env))
+        results = interleaved(commands, env, args.runs, measure)
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -12,19 +12,17 @@ be judged, and the ratio of ``mlquiz next`` to the baseline (target: at most 4x)
 
 from __future__ import annotations
 
-import argparse
-import os
 import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_next  # noqa: E402
+from bench_history import interleaved, setup  # noqa: E402
 
 from mlquiz.schedule import store as store_module  # noqa: E402
 
@@ -39,17 +37,8 @@ def best_of(function, runs: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=11)
-    parser.add_argument("--keep", type=Path, help="build the databases in DIR and keep them")
-    args = parser.parse_args()
-
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="mlquiz-bench-integrity-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items()  # as installed: .pyc files cached
-           if k not in ("MLQUIZ_NOW", "MLQUIZ_DB", "PYTHONDONTWRITEBYTECODE")}
+    args, folder, env = setup(__doc__, runs=11)
     large, small = folder / "large.db", folder / "small.db"
-    bench_next.ITEMS = 20_000
     try:
         if not large.exists():
             bench_next.build_large(large)
@@ -77,12 +66,7 @@ def main() -> int:
             "mlquiz next, small database (checked fully)": [*mlquiz, "next", "--db", small],
             "mlquiz next, 200,000 reviews (header only)": [*mlquiz, "next", "--db", large],
         }
-        for command in commands.values():
-            bench_next.timed(command, env)
-        times = {name: [] for name in commands}
-        for _ in range(args.runs):
-            for name, command in commands.items():
-                times[name].append(bench_next.timed(command, env))
+        times = interleaved(commands, env, args.runs, bench_next.timed)
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -70,9 +70,12 @@ def where(db):
     if path.is_file():
         from mlquiz.schedule.items import exercises_folder
 
-        with opened(db) as store:
-            folder = exercises_folder(store)
-        state = _size(path)
+        try:
+            with opened(db) as store:
+                folder = exercises_folder(store)
+            state = _size(path)
+        except click.ClickException as exc:  # where it is matters most when it is broken
+            folder, state = Path.cwd() / "exercises", f"{_size(path)}; {exc.message}"
     else:
         folder, state = Path.cwd() / "exercises", "not created yet: the first command creates it"
     kept = backup.list_backups(path)

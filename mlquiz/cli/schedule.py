@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shlex
 from datetime import datetime
 from pathlib import Path
 
@@ -69,7 +70,8 @@ def next_command(as_json, db):
             click.echo(f"  Implement the functions in {data['file']}, then grade it:")
             if not Path(data["file"]).expanduser().exists():
                 folder = display_path(Path(data["file"]).parent)
-                click.echo(f"  (the file is not there yet: `mlquiz init {folder}` copies the stubs)")
+                click.echo(f"  (the file is not there yet: `mlquiz init {shlex.quote(folder)}` "
+                           "copies the stubs)")
         else:
             click.echo(f"  Rewrite it from memory: `mlquiz reset {item.ref}` keeps your last "
                        f"file in the history\n  and puts the stub back in {data['file']}; "
