@@ -221,6 +221,18 @@ def test_a_backup_is_made_once_a_day_before_the_first_write_and_the_newest_n_are
         assert integrity_errors(entry.path) == []
 
 
+def test_processes_writing_at_once_make_one_backup_a_day(tmp_path):
+    path = used_database(tmp_path / "mlquiz.db")
+    environment = {**os.environ, "MLQUIZ_DB": str(path), "MLQUIZ_NOW": DAY}
+    processes = [subprocess.Popen([*MLQUIZ, "hint", "gbdt"], cwd=ROOT, env=environment,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for _ in range(6)]
+    for process in processes:
+        assert process.communicate(timeout=120)[1] == "" and process.returncode == 0
+    assert len(backup_module.list_backups(path)) == 1
+    assert len(rows_of(path, "hints")) == 6
+
+
 def test_reads_make_no_backup_and_a_new_database_needs_none(tmp_path):
     path = tmp_path / "mlquiz.db"
     assert run("hint", "gbdt", db=path, now=DAY).returncode == 0  # created: nothing to back up

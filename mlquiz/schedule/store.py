@@ -343,13 +343,13 @@ class Store:
         is a ``StoreError`` with a message (``explain``)."""
         if self.full_disk is not None:
             raise self.full_disk
-        if not self.backed_up_today:  # outside the transaction: the backup API reads
-            self.daily_backup()           # through its own lock (it waits forever on ours)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise explain(exc, self.path) from None
         try:
+            if not self.backed_up_today:  # under the write lock: one process makes it
+                self.daily_backup()
             yield self
         except BaseException:
             if self.conn.in_transaction:
@@ -370,10 +370,11 @@ class Store:
 
     def daily_backup(self) -> Path | None:
         """Unless the database already has a backup made today (UTC, the schedule's clock):
-        check it fully, then back it up (``backup.make_backup``). A damaged file raises
-        ``DamagedDatabase`` instead (a backup of it would push a good one out). A backup that
-        cannot be written for another reason than a full disk is a ``RuntimeWarning``: it must
-        not stop the learner's work. Returns the new backup, if any."""
+        check it fully, then back it up (``backup.make_backup``). Runs inside ``write()``'s
+        transaction, before anything is written, so no other process can make the same one.
+        A damaged file raises ``DamagedDatabase`` instead (a backup of it would push a good one
+        out). A backup that cannot be written for another reason than a full disk is a
+        ``RuntimeWarning``: it must not stop the learner's work. Returns the new backup."""
         self.backed_up_today = True
         moment = clock.now()
         if backup.made_on_day(self.path, moment):
@@ -394,14 +395,24 @@ class Store:
 
     def backup(self, reason: str, moment: datetime | None = None, prune: bool = True) -> Path:
         """Copy the database into its backups folder now (``backup.make_backup``), keeping
-        the newest ``backups`` (setting) unless not ``prune``. Returns the backup's path."""
+        the newest ``backups`` (setting) unless not ``prune``. Returns the backup's path.
+        Inside a write transaction of ``conn`` the copy is read through a second connection
+        (the backup API cannot read through a connection that holds the write lock): it
+        sees the last committed state, which nothing can change meanwhile."""
         keep = _backups_kept(self.conn) if prune else None
+        source = self.conn
         try:
-            return backup.make_backup(self.conn, self.path, reason, clock.current(moment), keep)
+            if self.conn.in_transaction:
+                source = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT,
+                                         isolation_level=None)
+            return backup.make_backup(source, self.path, reason, clock.current(moment), keep)
         except (sqlite3.Error, OSError) as exc:
             full = _disk_full(exc, backup.folder(self.path))
             raise (full or StoreError(f"could not back up {self.path} into "
                                       f"{backup.folder(self.path)}: {_reason(exc)}")) from None
+        finally:
+            if source is not self.conn:
+                source.close()
 
     @contextmanager
     def snapshot(self):
@@ -644,7 +655,6 @@ def _migrate(store: Store) -> None:
     store.backed_up_today = True  # the backup before the migration replaces the daily one
     if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
         _verify_schema(store)
-        store.backup("migration")  # before the transaction: see Store.write
     with store.write():
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -657,6 +667,8 @@ def _migrate(store: Store) -> None:
             raise _newer(store.path, version)
         if version == SCHEMA_VERSION:
             return
+        if tables:
+            store.backup("migration")
         migrations = Migrations("mlquiz")
         for name, fn in _MIGRATIONS:
             migrations(name=name)(fn)
