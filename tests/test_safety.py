@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -222,11 +223,15 @@ def test_a_backup_is_made_once_a_day_before_the_first_write_and_the_newest_n_are
 
 
 def test_processes_writing_at_once_make_one_backup_a_day(tmp_path):
-    path = used_database(tmp_path / "mlquiz.db")
+    path = big_database(tmp_path / "mlquiz.db", 5)  # its check and copy take a while
     environment = {**os.environ, "MLQUIZ_DB": str(path), "MLQUIZ_NOW": DAY}
-    processes = [subprocess.Popen([*MLQUIZ, "hint", "gbdt"], cwd=ROOT, env=environment,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                 for _ in range(6)]
+    together = ("import sys, time; from mlquiz.cli import main\n"  # all start at one moment
+                "time.sleep(max(0, float(sys.argv[1]) - time.time()))\n"
+                "sys.argv[1:] = ['hint', 'gbdt']; main()\n")
+    start = time.time() + 3
+    processes = [subprocess.Popen([sys.executable, "-c", together, str(start)], cwd=ROOT,
+                                  env=environment, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
     for process in processes:
         assert process.communicate(timeout=120)[1] == "" and process.returncode == 0
     assert len(backup_module.list_backups(path)) == 1

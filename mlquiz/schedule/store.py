@@ -504,8 +504,8 @@ def explain(exc: sqlite3.Error, path: Path) -> StoreError:
     if "readonly" in message or "read-only" in message:
         return ReadOnlyError(f"{path} is read-only: mlquiz needs to write to its database")
     if "locked" in message or "busy" in message:
-        return StoreError(f"{path} stayed locked by another mlquiz process for more than "
-                          f"{BUSY_TIMEOUT:.0f} s; try again")
+        return StoreError(f"{path} is locked by another mlquiz process (mlquiz waits up to "
+                          f"{BUSY_TIMEOUT:.0f} s for it); try again")
     if "unable to open" in message:
         return ReadOnlyError(f"cannot open {path} for writing ({message}); check the folder's "
                              "permissions or choose another path with --db")
