@@ -36,13 +36,16 @@ def grade_commands():
 def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_record):
     """Grade your implementation of an exercise.
 
-    Your functions run in a separate process on fresh random inputs (the seed is printed),
-    and are compared with the references and with independent checks such as finite
-    differences. Exit code 0 when every function passes, 1 otherwise.
+    PATH is your file, or an exercise's name (then its file: the one graded last, else
+    exercises/<file>). Your functions run in a separate process on fresh random inputs (the
+    seed is printed), and are compared with the references and with independent checks such
+    as finite differences. Exit code 0 when every function passes, 1 otherwise, whether or
+    not the review could be recorded.
 
     \b
     Examples:
       mlquiz grade exercises/bn_backward.py
+      mlquiz grade bn_backward
       mlquiz grade my_bn.py --exercise bn_backward --seed 1234
       mlquiz grade --all exercises/ --json
     """
