@@ -617,9 +617,11 @@ def _prepare(store: Store, found: str, suspect: bool) -> None:
 
 
 def _use_wal(store: Store) -> None:
-    """Switch to WAL unless in it. The switch needs every other connection's read lock
-    released and, unlike a transaction, returns "database is locked" at once instead of
-    waiting on the busy timeout; so it is retried here until that timeout."""
+    """Switch to WAL unless in it. The switch takes a read lock, then the write lock; when
+    another process holds the write lock at that moment (eight processes creating the
+    database at once), SQLite returns "database is locked" at once instead of waiting on the
+    busy timeout (it never waits to upgrade a read lock: that could deadlock). So the switch
+    is retried here, until that timeout."""
     deadline = time.monotonic() + BUSY_TIMEOUT
     while True:
         try:
