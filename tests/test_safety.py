@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from mlquiz.curriculum import data_dir, get_exercise
+from mlquiz.curriculum import data_dir
 from mlquiz.schedule import backup as backup_module
 from mlquiz.schedule import items as schedule_items
 from mlquiz.schedule import store as store_module
@@ -28,7 +28,7 @@ from mlquiz.schedule.items import open_schedule
 from mlquiz.schedule.review import record_review
 from mlquiz.schedule.store import SCHEMA_VERSION, open_store
 from test_schedule import assert_state_is_replay
-from test_store import check_consistency, snapshot
+from test_store import check_consistency
 
 ROOT = Path(__file__).resolve().parents[1]
 MLQUIZ = [sys.executable, "-c", "import sys; from mlquiz.cli import main; sys.argv[0] = 'mlquiz'; "
