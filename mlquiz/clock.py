@@ -7,6 +7,10 @@ it stores is ``YYYY-MM-DDTHH:MM:SSZ``, which sorts as text in time order.
 A learner's *day* (due today, new items a day, failed today, reviews a day) is a ``Day``: it
 starts at a given hour (4:00 by default, as in Anki) in the learner's time zone (the system's
 by default), so that a late evening and the small hours after it are one day.
+
+Every time mlquiz reads (``MLQUIZ_NOW``, a stored time, a datetime a caller passes) must lie in
+the years ``FIRST_YEAR`` to ``LAST_YEAR`` (1970 to 9999): the stored form then always has a
+four-digit year, and an earlier or later one is a ``ClockError``, not a wrong schedule.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import NamedTuple
 
 ENV_VAR = "MLQUIZ_NOW"
+FIRST_YEAR, LAST_YEAR = 1970, 9999
 
 
 class ClockError(ValueError):
@@ -34,12 +39,26 @@ def now() -> datetime:
 
 
 def parse_time(text: str) -> datetime:
-    """Read an ISO 8601 time as a UTC-aware datetime, to the second."""
+    """Read an ISO 8601 time as a UTC-aware datetime, to the second, in the years 1970 to 9999
+    (``check_range``)."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ClockError(f"not an ISO 8601 time: {text!r} (e.g. 2026-03-01T09:30:00Z)") from None
-    return as_utc(moment, naive_is_utc=True)
+    try:
+        moment = as_utc(moment, naive_is_utc=True)
+    except OverflowError:  # an offset that moves it before year 1 or after 9999
+        raise ClockError(f"{text.strip()} is outside the years {FIRST_YEAR} to {LAST_YEAR} "
+                         "that mlquiz keeps times in") from None
+    return check_range(moment)
+
+
+def check_range(moment: datetime) -> datetime:
+    """``moment`` itself when its (UTC) year is 1970 to 9999; else ``ClockError``."""
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ClockError(f"{moment.isoformat()} is outside the years {FIRST_YEAR} to {LAST_YEAR} "
+                         "that mlquiz keeps times in")
+    return moment
 
 
 def as_utc(moment: datetime, naive_is_utc: bool = False) -> datetime:
@@ -54,7 +73,8 @@ def as_utc(moment: datetime, naive_is_utc: bool = False) -> datetime:
 
 def format_time(moment: datetime) -> str:
     """The stored form of a time: ``2026-03-01T09:30:00Z`` (fixed width, sorts as text)."""
-    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = check_range(as_utc(moment))
+    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%SZ")
 
 
 class Day(NamedTuple):
@@ -107,7 +127,7 @@ def next_day_start(moment: datetime, day: Day = UTC_DAY) -> datetime:
 
 def current(moment: datetime | None = None) -> datetime:
     """``moment`` in UTC to the second, or the current time (``now()``) when it is None."""
-    return now() if moment is None else as_utc(moment)
+    return now() if moment is None else check_range(as_utc(moment))
 
 
 def format_optional(moment: datetime | None) -> str | None:

@@ -97,8 +97,10 @@ def display_path(path: Path) -> str:
 def grade_command(path: Path, exercise_id: str) -> str:
     """The ``mlquiz grade`` command for an exercise's file, with ``--exercise`` where the
     file's name does not say which exercise it is."""
+    import shlex
+
     shown = display_path(path)
-    command = f"mlquiz grade {shown}"
+    command = f"mlquiz grade {shlex.quote(shown)}"
     found = get_exercise(Path(path).name)
     if found is None or found.id != exercise_id:
         command += f" --exercise {exercise_id}"

@@ -101,9 +101,11 @@ def sandbox_leaves_no_trace(tmp_path):
 
 
 def _files(folder: Path) -> dict:
-    """Every file but the submission being graded and the database (checked apart)."""
+    """Every file but the submission being graded and the database with its backups (checked
+    apart: mlquiz itself backs the database up at the day's first write)."""
     return {name: digest for name, digest in _tree(folder).items()
-            if "/" in name or not name.endswith(".py") and not name.startswith("mlquiz-test.db")}
+            if not name.startswith("backups/")
+            and ("/" in name or not name.endswith(".py") and not name.startswith("mlquiz-test.db"))}
 
 
 def _attempts(db: Path) -> list:

@@ -331,10 +331,12 @@ def test_graded_attempts_keep_state_equal_to_the_replay(store, db_path):
     assert_state_is_replay(db_path)
 
 
-def test_reviews_of_an_item_stay_in_time_order(store):
+def test_a_review_dated_before_the_items_last_review_is_refused(store):
     record_review(store, BACKPROP, 3, "grade", None, T0)
-    late = record_review(store, BACKPROP, 3, "grade", None, T0 - timedelta(seconds=3))
-    assert late.reviewed_at == T0  # a lagging clock cannot put a review before the last one
+    with pytest.raises(ScheduleError, match="earlier than its last review"):
+        record_review(store, BACKPROP, 3, "grade", None, T0 - timedelta(seconds=3))
+    assert n_reviews(store) == 1
+    assert record_review(store, BACKPROP, 3, "grade", None, T0).reviewed_at == T0  # same time: fine
 
 
 def test_bad_reviews_are_refused_and_change_nothing(store):

@@ -59,8 +59,9 @@ def test_start_grade_another_file_unchanged_and_undo(tmp_path):
     assert passed.returncode == 0 and "as Good" in passed.stderr
     same = mlquiz("grade", path, db=db, now="2026-03-20T12:00:00Z")
     assert "not recorded: unchanged since attempt 2: a review is a fresh rewrite" in same.stderr
-    history = mlquiz("history", "bn_backward", "--json", db=db).stdout
-    assert history.count('"rating": 3') == 1 and '"duration_seconds": 1800.0' in history
+    history = json.loads(mlquiz("history", "bn_backward", "--json", db=db).stdout)
+    good = [row for row in history if row["rating"] == 3]
+    assert len(good) == 1 and good[0]["duration_seconds"] == 1800.0
 
     undone = mlquiz("undo", db=db)
     assert undone.returncode == 0 and "Took back Good of exercise:bn_backward" in undone.stdout

@@ -305,52 +305,130 @@ def test_eight_concurrent_command_line_writers(tmp_path):
 
 
 LOOPER = """
-import sys
+import sys, time
+from mlquiz.schedule import attempts
 from mlquiz.schedule.attempts import record_attempt
 from mlquiz.schedule.hints import record_hint
 from mlquiz.schedule.items import open_schedule
 from mlquiz.schedule.review import record_review
+stop_in = int(sys.argv[2])  # >= 0: stop in the middle of that round's graded attempt
+next_attempt = attempts._next_attempt
+
+def in_flight(store, exercise):  # runs inside the attempt's write transaction
+    if i == stop_in:
+        print("in flight", store.value("SELECT count(*) FROM reviews"), flush=True)
+        time.sleep(600)
+    return next_attempt(store, exercise)
+
+attempts._next_attempt = in_flight
 store = open_schedule(sys.argv[1])
-print("ready", flush=True)
 i = 0
 while True:
     record_review(store, "exercise:l2", 1 + i % 4, "flashcard")
     record_attempt(store, "gbdt", "gbdt.py", "#" * (i % 500), i % 2 == 0, {"i": i})
     record_hint(store, "gbdt")
+    print("round", i, flush=True)
     i += 1
 """
 
 
-def test_a_process_killed_mid_write_leaves_the_database_consistent(tmp_path):
+def committed_reviews(path) -> int:
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        return conn.execute("SELECT count(*) FROM reviews").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_process_killed_inside_a_write_transaction_leaves_it_out(tmp_path):
+    """The child stops inside a transaction (the review written, its submission not yet) and
+    says so; it is killed there: the review must be gone, the rest consistent."""
     path = tmp_path / "mlquiz.db"
-    rng = random.Random(4)
-    for _ in range(4):
-        process = python(LOOPER, path)
-        assert process.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.05, 0.4))
+    for stop_in in (0, 4, 8):  # even rounds pass: their attempt is always a review
+        process = python(LOOPER, path, stop_in)
+        line = process.stdout.readline().split()
+        while line and line[0] == "round":
+            line = process.stdout.readline().split()
+        assert line[:2] == ["in", "flight"], process.stderr.read()
+        before = committed_reviews(path)
+        assert int(line[2]) == before + 1  # its review is written, not yet visible outside
+        assert process.poll() is None  # still running, inside the transaction
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
         assert process.returncode == -signal.SIGKILL
+        assert committed_reviews(path) == before
         check_consistency(path)
-    with open_store(path) as store:
-        assert store.value("SELECT count(*) FROM reviews") > 0
+
+
+def test_a_process_killed_at_random_during_a_write_loop_leaves_the_database_consistent(tmp_path):
+    path = tmp_path / "mlquiz.db"
+    rng = random.Random(4)
+    for _ in range(4):
+        process = python(LOOPER, path, -1)
+        rounds = rng.randint(1, 12)
+        for _ in range(rounds):  # the loop has been writing for `rounds` rounds
+            assert process.stdout.readline().startswith("round"), process.stderr.read()
+        time.sleep(rng.uniform(0, 0.05))
+        assert process.poll() is None  # killed while it writes, not after it finished
+        before = committed_reviews(path)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+        assert process.returncode == -signal.SIGKILL
+        assert committed_reviews(path) >= before >= rounds
+        check_consistency(path)
 
 
 CREATOR = """
-import sys
+import sys, time
+from mlquiz.schedule import store
 from mlquiz.schedule.items import open_schedule
+name, first = store._MIGRATIONS[-1]
+
+def stopped(db):  # the last migration stops half-way: its transaction is open
+    first(db)
+    print("migrating", flush=True)
+    time.sleep(600)
+
+store._MIGRATIONS[-1] = (name, stopped)
 open_schedule(sys.argv[1]).close()
 """
 
 
 def test_a_process_killed_while_creating_the_database_leaves_it_usable(tmp_path):
-    rng = random.Random(11)
-    for attempt in range(5):
+    for attempt in range(3):
         path = tmp_path / f"new{attempt}" / "mlquiz.db"
         process = python(CREATOR, path)
-        time.sleep(rng.uniform(0.05, 0.6))
+        assert process.stdout.readline().strip() == "migrating", process.stderr.read()
+        assert process.poll() is None
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
-        with open_schedule(path) as store:  # whatever the moment, the next open works
+        assert process.returncode == -signal.SIGKILL
+        with open_schedule(path) as store:  # the next open builds it whole
             assert store.value("PRAGMA integrity_check") == "ok"
+            assert store.value("PRAGMA user_version") == SCHEMA_VERSION
             assert store.value("SELECT count(*) FROM items") == len(exercises())
+
+
+def test_switching_to_wal_waits_for_a_writer_instead_of_failing_at_once(tmp_path):
+    """A database left in rollback-journal mode (its creator killed before the switch, or
+    being created by eight processes at once) is switched to WAL on open. The switch first
+    takes a read lock, then the write lock; when another process holds the write lock then,
+    SQLite answers "database is locked" at once, without its busy timeout (a read lock is
+    never upgraded while waiting, to avoid deadlocks). mlquiz must wait, within that timeout,
+    instead of reporting a lock held for 30 s."""
+    path = tmp_path / "mlquiz.db"
+    open_schedule(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+    reader = python("import sqlite3, sys, time\n"
+                    "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                    "c.execute('BEGIN IMMEDIATE')\n"
+                    "print('writing', flush=True); time.sleep(1.5); c.execute('COMMIT')\n", path)
+    assert reader.stdout.readline().strip() == "writing"
+    started = time.monotonic()
+    with open_store(path) as store:
+        assert store.value("PRAGMA journal_mode") == "wal"
+    reader.communicate(timeout=30)
+    assert reader.returncode == 0
+    assert time.monotonic() - started < store_module.BUSY_TIMEOUT

@@ -11,13 +11,14 @@ import click
 
 from mlquiz import __version__
 from mlquiz.cli.cards import card_commands
+from mlquiz.cli.db import db_commands
 from mlquiz.cli.doctor import doctor_commands
 from mlquiz.cli.grade import grade_commands
 from mlquiz.cli.schedule import schedule_commands
 from mlquiz.cli.watch import watch_commands
 
 COMMAND_MODULES = [grade_commands, schedule_commands, card_commands, watch_commands,
-                   doctor_commands]
+                   db_commands, doctor_commands]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -51,17 +51,23 @@ def current_time() -> datetime:
 
 @contextmanager
 def opened(db):
-    """Open the schedule; turn every error a learner can cause into a one-line message."""
+    """Open the schedule; turn every error a learner can cause into a one-line message:
+    a bad ``MLQUIZ_NOW`` (checked by every command that opens the schedule, whether it needs
+    the clock or not) is a usage error; a database that is damaged, inconsistent, full,
+    locked or not mlquiz's is refused with what to do."""
     import sqlite3
 
     from mlquiz.schedule.config import ConfigError
     from mlquiz.schedule.items import ScheduleError, UnknownItem, open_schedule
-    from mlquiz.schedule.store import StoreError
+    from mlquiz.schedule.store import StoreError, default_path, explain
 
+    current_time()
     try:
         store = open_schedule(db)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise click.ClickException(str(explain(exc, Path(db) if db else default_path()))) from None
     try:
         yield store
     except (UnknownItem, ConfigError) as exc:
@@ -69,7 +75,13 @@ def opened(db):
     except (StoreError, ScheduleError) as exc:
         raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:
-        raise click.ClickException(f"{store.path}: {exc}") from None
+        raise click.ClickException(str(explain(exc, store.path))) from None
+    except clock.ClockError as exc:  # a stored time out of range: only a foreign write makes one
+        raise click.ClickException(f"{store.path} holds a time mlquiz cannot use: {exc}") from None
+    except OverflowError:
+        raise click.ClickException(
+            f"a date computed from {clock.ENV_VAR}={clock.now().isoformat()} falls after the "
+            f"year {clock.LAST_YEAR}, the last that mlquiz can store") from None
     finally:
         store.close()
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import db_option, exercise_or_fail, json_option, opened
-from mlquiz.curriculum import display_path
+from mlquiz.cli.common import current_time, db_option, exercise_or_fail, json_option, opened
+from mlquiz.curriculum import display_path, grade_command
 
 SYMBOLS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "not_implemented": ("TODO", "yellow")}
 
@@ -38,13 +39,16 @@ def grade_commands():
 def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_record, require_sandbox):
     """Grade your implementation of an exercise.
 
-    Your functions run in a separate process on fresh random inputs (the seed is printed),
-    and are compared with the references and with independent checks such as finite
-    differences. Exit code 0 when every function passes, 1 otherwise.
+    PATH is your file, or an exercise's name (then its file: the one graded last, else
+    exercises/<file>). Your functions run in a separate process on fresh random inputs (the
+    seed is printed), and are compared with the references and with independent checks such
+    as finite differences. Exit code 0 when every function passes, 1 otherwise, whether or
+    not the review could be recorded.
 
     \b
     Examples:
       mlquiz grade exercises/bn_backward.py
+      mlquiz grade bn_backward
       mlquiz grade my_bn.py --exercise bn_backward --seed 1234
       mlquiz grade work.ipynb --exercise bn_backward
       mlquiz grade --all exercises/ --json
@@ -52,6 +56,8 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
     from mlquiz.grading.engine import grade_file
     from mlquiz.grading.report import GradingError
 
+    if not no_record:
+        current_time()  # a bad MLQUIZ_NOW is a usage error before grading, not after
     if grade_all:
         from mlquiz.grading.watch import NOT_AN_EXERCISE, default_folder, grade_folder
 
@@ -79,6 +85,8 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
 
     if path is None:
         raise click.UsageError("which file? e.g. `mlquiz grade exercises/bn_backward.py` (or --all)")
+    if exercise is None and not path.exists():
+        path, exercise = _exercise_file(path, db)
     try:
         with live_verdicts(path.name, enabled=not as_json) as on_function:
             report = grade_file(path, exercise=exercise, seed=seed, timeout=timeout,
@@ -96,19 +104,55 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
     sys.exit(0 if report.passed else 1)
 
 
+def _exercise_file(name: Path, db):
+    """``mlquiz grade NAME`` where NAME is an exercise, not a file: that exercise's file (the
+    one last graded, else ./exercises/<file>, else ./<file>), as ``hint`` and ``reset`` take
+    it. Returns the path and the exercise id."""
+    from mlquiz.curriculum import display_path, get_exercise
+    from mlquiz.schedule.items import default_file
+
+    found = get_exercise(str(name)) if name.suffix in ("", ".py") and name.name == str(name) else None
+    if found is None:
+        raise click.UsageError(f"no such file: {name}")
+    with opened(db) as store:
+        path = default_file(store, found.id)
+    if not path.is_file() and Path(found.file).is_file():
+        path = Path.cwd() / found.file
+    if not path.is_file():
+        raise click.UsageError(
+            f"{name} is an exercise, but its file {display_path(path)} is not there; "
+            f"`mlquiz init {shlex.quote(display_path(path.parent))}` copies the stubs")
+    click.echo(f"grading {display_path(path)}, the file of {found.id}", err=True)
+    return path, found.id
+
+
 def _record(db, reports):
-    """Record each graded submission and its review in the schedule (after the report is
-    shown, so that a problem with the database never hides a verdict)."""
+    """Record each graded submission and its review in the schedule, a line each."""
+    recorded = _recorded(db, reports)
+    for attempt in recorded or ():
+        click.echo(_recorded_words(attempt), err=True)
+
+
+def _recorded(db, reports) -> list | None:
+    """``record_reports``, after the report is shown: it never changes the exit code. Whatever
+    goes wrong (the database, the clock, the disk) is one line, "not recorded: WHY", the
+    verdict stands, and the answer is None."""
+    import sqlite3
+
+    from mlquiz.clock import ClockError
     from mlquiz.schedule.attempts import record_reports
     from mlquiz.schedule.items import ScheduleError
-    from mlquiz.schedule.store import StoreError
+    from mlquiz.schedule.store import StoreError, explain
 
     try:
-        recorded = record_reports(db, reports)
-    except (StoreError, ScheduleError) as exc:
-        raise click.ClickException(f"the verdict was not recorded: {exc}") from None
-    for attempt in recorded:
-        click.echo(_recorded_words(attempt), err=True)
+        return record_reports(db, reports)
+    except (StoreError, ScheduleError, ClockError, OSError, OverflowError) as exc:
+        click.echo(f"not recorded: {exc}", err=True)
+    except sqlite3.Error as exc:
+        from mlquiz.schedule.store import default_path
+
+        click.echo(f"not recorded: {explain(exc, Path(db) if db else default_path())}", err=True)
+    return None
 
 
 def _print_report(report):
@@ -140,7 +184,7 @@ def _print_report(report):
     click.echo(f"\n{len(report.functions)} {noun}: {counts['pass']} passed, {counts['fail']} failed, "
                f"{counts['not_implemented']} not implemented ({report.seconds:.2f} s).")
     if not report.passed and not report.file_problem:
-        click.echo(f"Reproduce this run: mlquiz grade {report.file} --exercise {report.exercise} "
+        click.echo(f"Reproduce this run: {grade_command(Path(report.file), report.exercise)} "
                    f"--seed {report.seed}")
 
 
@@ -215,22 +259,20 @@ def _print_summary(reports, as_json, skipped=()):
     click.echo(f"\n{sum(r.passed for r in reports)} of {len(reports)} exercise files pass"
                + (f", {len(failed)} fail" if failed else "")
                + (f", {todo} not started (TODO)" if todo else "") + "."
-               + (f" See one in detail: mlquiz grade {failed[0].file}" if failed else ""))
+               + (f" See one in detail: {grade_command(Path(failed[0].file), failed[0].exercise)}"
+                  if failed else ""))
 
 
 def _record_all(db, reports):
     """Record every graded file of ``grade --all`` and say what was recorded in one line."""
     from collections import Counter
 
-    from mlquiz.schedule.attempts import record_reports
-    from mlquiz.schedule.items import ScheduleError
     from mlquiz.schedule.practice import recorded_or_why
-    from mlquiz.schedule.store import StoreError
 
-    try:
-        recorded = [recorded_or_why(result) for result in record_reports(db, reports)]
-    except (StoreError, ScheduleError) as exc:
-        raise click.ClickException(f"the verdicts were not recorded: {exc}") from None
+    results = _recorded(db, reports)
+    if results is None:
+        return
+    recorded = [recorded_or_why(result) for result in results]
     attempts = [attempt for attempt, _ in recorded if attempt is not None]
     reviews = Counter(a.review.rating_name for a in attempts if a.counted)
     parts = []
@@ -314,7 +356,8 @@ def init(folder):
         click.echo(f"created  {target}")
     click.echo(f"\n{created} new exercise files in {folder}.")
     if named:
-        click.echo(f"Next: open one, fill it in, then `mlquiz grade {folder / exercises()[0].file}` "
+        first = exercises()[0]
+        click.echo(f"Next: open one, fill it in, then `{grade_command(folder / first.file, first.id)}` "
                    f"(or `mlquiz watch {folder}`).")
     else:
         click.echo(f"Next: `cd {folder.parent}`, open exercises/{exercises()[0].file}, fill it in, "

@@ -8,6 +8,7 @@ library is imported inside the commands: ``mlquiz next`` must start fast.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import click
 
 from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, json_option, opened,
                                relative, show_time, wrap)
-from mlquiz.curriculum import display_path
+from mlquiz import clock
+from mlquiz.curriculum import display_path, grade_command
 
 
 def schedule_commands():
@@ -92,46 +94,58 @@ def next_command(as_json, db):
 @click.command()
 @click.argument("item", required=False)
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Only the latest N reviews.")
-@json_option
+@click.option("--since", metavar="TIME",
+              help="Only reviews at or after TIME (ISO 8601: 2026-03-01 or 2026-03-01T09:30:00Z).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON array, one review (an object) a line.")
 @db_option
-def history(item, limit, as_json, db):
+def history(item, limit, since, as_json, db):
     """Print the review log, oldest first: one row a review, with its rating.
 
     ITEM is an exercise (`backprop`, `backprop.py`, `exercise:backprop`) or a flashcard
-    (`card:<id>`); without it, every review.
+    (`card:<id>`); without it, every review. The log is streamed: any length prints at once,
+    in constant memory.
 
     \b
     Examples:
       mlquiz history
       mlquiz history bn_backward --json
+      mlquiz history --since 2026-03-01 --limit 20
     """
-    from mlquiz.schedule.stats import history as review_log
+    from mlquiz.schedule.stats import history_header, iter_history
 
+    moment = None
+    if since is not None:
+        try:
+            moment = clock.parse_time(since)
+        except clock.ClockError as exc:
+            raise click.BadParameter(str(exc), param_hint="--since") from None
     with opened(db) as store:
-        rows = review_log(store, item, limit)
-    if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        click.echo("No reviews yet.")
-        return
-    width = max(len(r["item"]) for r in rows)
-    click.echo(f"{'time':20}  {'item':{width}}  {'rating':6}  {'source':9}  {'took':>8}  "
-               f"{'state':10}  next due")
-    for r in rows:
-        took = "-" if r["duration_seconds"] is None else _duration(r["duration_seconds"])
-        click.echo(f"{show_time(r['reviewed_at']):20}  {r['item']:{width}}  {r['rating_name']:6}  "
-                   f"{r['source']:9}  {took:>8}  {r['state_name']:10}  {show_time(r['due'])}")
+        if as_json:
+            _stream(_json_array(iter_history(store, item, limit, moment, form="json")))
+            return
+        width = max(4, store.value("SELECT max(length(id)) FROM items") or 0)
+        lines = iter_history(store, item, limit, moment, form="text", width=width)
+        first = next(lines, None)
+        if first is None:
+            click.echo("No reviews yet.")
+            return
+        _stream(itertools.chain([history_header(width), first], lines))
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 86400 * 2:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.0f} d"
+def _json_array(objects):
+    """A JSON array of JSON texts, streamed: ``[``, one object a line, ``]``."""
+    separator = "["
+    for text in objects:
+        yield separator + text
+        separator = ","
+    yield "[]" if separator == "[" else "]"
+
+
+def _stream(lines, batch: int = 2000) -> None:
+    """Print ``lines`` a batch at a time (one ``echo`` a line is slow)."""
+    for chunk in iter(lambda: list(itertools.islice(lines, batch)), []):
+        click.echo("\n".join(chunk))
 
 
 # --- stats --------------------------------------------------------------------------------
@@ -236,21 +250,24 @@ def stats(as_json, db):
 def config():
     """Read or change the schedule's settings: `retention` (desired retention, default
     0.9), `new_per_day` (new items a day, default 10), `day_starts_at` (the hour your day
-    starts, default 4) and `timezone` (default: the computer's).
+    starts, default 4), `timezone` (default: the computer's) and `backups` (automatic backups
+    kept, default 7).
 
     \b
     Examples:
       mlquiz config set retention 0.85
       mlquiz config get new_per_day
+      mlquiz config unset new_per_day
     """
 
 
-@config.command("set")
+@config.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("key")
 @click.argument("value")
 @db_option
 def config_set(key, value, db):
-    """Change a setting. A new retention applies from the next review on.
+    """Change a setting. A new retention applies from the next review on. (VALUE may start
+    with a minus sign: it is then refused with the range the setting takes.)
 
     \b
     Example:
@@ -261,6 +278,23 @@ def config_set(key, value, db):
     with opened(db) as store:
         stored = set_config(store, key, value)
     click.echo(f"{key} = {stored}")
+
+
+@config.command("unset")
+@click.argument("key")
+@db_option
+def config_unset(key, db):
+    """Forget a setting: it has its default again.
+
+    \b
+    Example:
+      mlquiz config unset new_per_day
+    """
+    from mlquiz.schedule.config import unset_config
+
+    with opened(db) as store:
+        default = unset_config(store, key)
+    click.echo(f"{key} = {default} (the default)")
 
 
 @config.command("get")
@@ -401,9 +435,9 @@ def reset(exercise, file, db):
     """
     from mlquiz.schedule.attempts import reset_exercise
 
-    _, change, _ = _lay_stub(reset_exercise, exercise, file, db)
+    found, change, _ = _lay_stub(reset_exercise, exercise, file, db)
     click.echo(f"Wrote a fresh stub to {display_path(change.path)}: rewrite it from memory, then "
-               f"`mlquiz grade {display_path(change.path)}`.")
+               f"`{grade_command(change.path, found.id)}`.")
 
 
 @click.command()
@@ -419,7 +453,6 @@ def start(exercise, file, db):
     Example:
       mlquiz start bn_backward --file ~/ml/bn_backward.py
     """
-    from mlquiz.curriculum import grade_command
     from mlquiz.schedule.attempts import start_exercise
 
     found, change, now = _lay_stub(start_exercise, exercise, file, db)

@@ -159,9 +159,9 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
     ``check`` (as ``record_reports`` does), a file that ``not_a_review`` refuses is not
     recorded: the answer is a ``NotRecorded`` (decided in the same transaction, so that two
     gradings of one file at once make one review). ``review=False`` stores the attempt without
-    a review (``mlquiz watch``: one review per exercise a session)."""
+    a review (``mlquiz watch``: one review per exercise a session). ``now`` None: the clock is
+    read under the write lock (as in ``record_review``)."""
     allow_review = review
-    now = clock.current(now)
     exercise = exercise_named(exercise_id)
     item_id = f"exercise:{exercise.id}"
     passed = bool(passed)
@@ -169,6 +169,7 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
     report_json = _report_json(report)
     file_path = str(Path(file_path).expanduser().resolve())
     with store.write():
+        now = clock.current(now)
         row = store.row("SELECT shown_at, hints FROM items WHERE id = ?", (item_id,))
         if row is None:
             raise UnknownItem(f"{exercise.id} is not in the schedule")
@@ -222,7 +223,6 @@ def record_reports(db, reports, now: datetime | None = None, *,
     Returns an Attempt for each report, or a ``NotRecorded`` saying why the file is not a
     review (``not_a_review``: decided from the source text, not from the report).
     ``review=False``: attempts only (``record_attempt``)."""
-    now = clock.current(now)
     results = []
     with open_schedule(db) as store:
         for report in reports:

@@ -4,6 +4,7 @@ a parser that validates what a learner types, and a line of help."""
 from __future__ import annotations
 
 from mlquiz import clock
+from mlquiz.schedule.backup import BACKUPS_KEPT
 from mlquiz.schedule.store import Store
 
 SYSTEM_ZONE = "system"
@@ -24,18 +25,30 @@ def _parse_retention(text) -> float:
     return value
 
 
-def _whole_number(key: str, text, low: int, high: int, what: str) -> int:
+def _whole_number(key: str, text, lowest: int, highest: int, what: str = "a whole number",
+                  count: bool = False) -> int:
+    """``text`` as a whole number from ``lowest`` to ``highest``, else ``ConfigError``
+    (``count``: a number of things, said to be positive when below ``lowest``)."""
     try:
         value = int(str(text).strip())
     except (TypeError, ValueError):
         raise ConfigError(f"{key} must be {what}, not {text!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{key} must be between {low} and {high}, not {value}")
+    if count and value < lowest:
+        allowed = "a positive whole number" + (" or 0" if lowest == 0 else "")
+        raise ConfigError(f"{key} must be {allowed}, not {value}")
+    if count and value > highest:
+        raise ConfigError(f"{key} must be at most {highest}, not {value}")
+    if not lowest <= value <= highest:
+        raise ConfigError(f"{key} must be between {lowest} and {highest}, not {value}")
     return value
 
 
 def _parse_new_per_day(text) -> int:
-    return _whole_number("new_per_day", text, 0, 10_000, "a whole number")
+    return _whole_number("new_per_day", text, 0, 10_000, count=True)
+
+
+def _parse_backups(text) -> int:
+    return _whole_number("backups", text, 1, 1000, count=True)
 
 
 def _parse_day_starts_at(text) -> int:
@@ -76,6 +89,8 @@ SETTINGS = {
                       "'next day starts at'"),
     "timezone": (SYSTEM_ZONE, _parse_timezone,
                  "your time zone for the day's start: `system` or an IANA name (Asia/Shanghai)"),
+    "backups": (BACKUPS_KEPT, _parse_backups,
+                "how many automatic backups of the database are kept (`mlquiz db backups`)"),
 }
 
 
@@ -104,6 +119,14 @@ def set_config(store: Store, key: str, value):
     with store.write():
         store.db["config"].upsert({"key": key, "value": str(parsed)}, pk="key")
     return parsed
+
+
+def unset_config(store: Store, key: str):
+    """Forget a setting: it has its default again, which is returned."""
+    default, _, _ = _setting(key)
+    with store.write():
+        store.conn.execute("DELETE FROM config WHERE key = ?", (key,))
+    return default
 
 
 def config_values(store: Store) -> dict:

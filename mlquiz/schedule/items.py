@@ -188,3 +188,11 @@ def default_file(store: Store, exercise_id: str) -> Path:
     last = store.value("SELECT file_path FROM submissions WHERE exercise = ? AND kind = 'graded' "
                        "ORDER BY attempt DESC LIMIT 1", (exercise.id,))
     return Path(last) if last else Path.cwd() / "exercises" / exercise.file
+
+
+def exercises_folder(store: Store) -> Path:
+    """Where the learner's exercise files are: the folder of the file graded last, else
+    ``./exercises`` (as ``default_file``)."""
+    last = store.value("SELECT file_path FROM submissions WHERE kind = 'graded' "
+                       "ORDER BY id DESC LIMIT 1")
+    return Path(last).parent if last else Path.cwd() / "exercises"

@@ -218,7 +218,8 @@ def _next_due(store: Store, now: datetime) -> datetime | None:
 def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True) -> NextItem:
     """What to practise now: the head of ``queue``, with the count for the rest of the
     learner's day, or, when nothing is due, when the next item is. ``mark_shown`` notes when
-    an item was first shown (the duration of its next graded review runs from then)."""
+    an item was first shown (the duration of its next graded review runs from then), unless
+    the disk is full (``Store.full_disk``)."""
     now = clock.current(now)
     with _reading(store):
         params = _params(store, now)
@@ -227,7 +228,7 @@ def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True
         practised = due_today(store, now, params)
         item = head[0] if head else None
         next_due = None if item is not None else _next_due(store, now)
-    if item is not None and mark_shown and item.shown_at is None:
+    if item is not None and mark_shown and item.shown_at is None and store.full_disk is None:
         with store.write():
             store.conn.execute("UPDATE items SET shown_at = ? WHERE id = ? AND shown_at IS NULL",
                                (clock.format_time(now), item.id))
@@ -404,8 +405,11 @@ def apply_review(store: Store, item_id: str, rating: int, source: str,
     """Apply one review inside the caller's write transaction (``record_review`` opens one)."""
     row = _item_row(store, item_id)
     last = clock.parse_optional(row["last_review"])
-    if last is not None and now < last:
-        now = last  # an item's reviews stay in time order, whatever the callers' clocks say
+    if last is not None and now < last:  # an item's reviews stay in time order
+        raise ScheduleError(
+            f"this review of {item_id} is dated {clock.format_time(now)}, earlier than its last "
+            f"review at {row['last_review']}; reviews are recorded in time order (is "
+            "MLQUIZ_NOW or the system clock set back?)")
     config = scheduler_config(store, row["kind"])
     card = _review_card(config, _card_from_row(row, now), rating, now,
                         fuzz_seed(item_id, row["reps"] + 1))
@@ -429,15 +433,16 @@ def apply_review(store: Store, item_id: str, rating: int, source: str,
 def record_review(store: Store, item_id: str, rating, source: str,
                   duration_seconds: float | None = None, now: datetime | None = None) -> Review:
     """Review ``item_id`` (rating 1 Again .. 4 Easy, as in FSRS; ``source`` "grade" or
-    "flashcard"): append it to the log and store the item's new FSRS state, atomically."""
-    now = clock.current(now)
+    "flashcard"): append it to the log and store the item's new FSRS state, atomically.
+    ``now`` None: the clock is read under the write lock, so that concurrent reviews of an
+    item are timed in the order they are written."""
     rating = _rating(rating)
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
     if duration_seconds is not None and duration_seconds < 0:
         raise ValueError("duration_seconds cannot be negative")
     with store.write():
-        return apply_review(store, item_id, rating, source, duration_seconds, now)
+        return apply_review(store, item_id, rating, source, duration_seconds, clock.current(now))
 
 
 # --- taking a review back; suspending and burying ------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from mlquiz import clock
@@ -12,24 +13,90 @@ from mlquiz.schedule.review import RATINGS, WHEN_DUE, due_today, new_count
 from mlquiz.schedule.store import Store
 
 
-def history(store: Store, item: str | None = None, limit: int | None = None) -> list[dict]:
-    """The review log, oldest first (of one item, or of all; ``limit``: the latest only)."""
-    where, params = "", []
+_HISTORY_COLUMNS = ("id", "item", "kind", "reviewed_at", "rating", "source", "duration_seconds",
+                    "hints", "state_before", "state", "stability", "difficulty", "due",
+                    "retention", "rating_name", "state_name")
+FORMS = ("dict", "json", "text")
+
+
+def _names_sql(names: dict, column: str) -> str:
+    """A CASE expression naming the numbers of ``column`` (``RATINGS``, ``STATES``)."""
+    cases = " ".join(f"WHEN {number} THEN '{name}'" for number, name in names.items())
+    return f"CASE {column} {cases} END"
+
+
+def _time_sql(column: str) -> str:
+    """A stored time as ``2026-03-01 09:30 UTC`` (as ``cli.common.show_time`` prints it)."""
+    return f"coalesce(substr({column}, 1, 10) || ' ' || substr({column}, 12, 5) || ' UTC', '-')"
+
+
+# How long a review took, as ``45 s``, ``12 min``, ``3.5 h`` or ``4 d``.
+_TOOK_SQL = ("CASE WHEN r.duration_seconds IS NULL THEN '-' "
+             "WHEN r.duration_seconds < 60 THEN printf('%.0f s', r.duration_seconds) "
+             "WHEN r.duration_seconds < 3600 THEN printf('%.0f min', r.duration_seconds / 60) "
+             "WHEN r.duration_seconds < 172800 THEN printf('%.1f h', r.duration_seconds / 3600) "
+             "ELSE printf('%.0f d', r.duration_seconds / 86400) END")
+
+
+def history_header(width: int) -> str:
+    """The header line of ``iter_history(..., form="text", width=width)``."""
+    return (f"{'time':20}  {'item':{width}}  {'rating':6}  {'source':9}  {'took':>8}  "
+            f"{'state':10}  next due")
+
+
+def _history_cursor(store: Store, item, limit, since, form: str, width: int):
+    """The query of ``iter_history``: SQLite builds each row in the form asked for (building
+    200,000 rows in Python would take seconds)."""
+    where, params = [], []
     if item is not None:
-        where, params = "WHERE r.item_id = ?", [resolve_item(store, item)]
-    sql = ("SELECT r.id, r.item_id AS item, i.kind, r.reviewed_at, r.rating, r.source, "
-           "r.duration_seconds, r.hints, r.state_before, r.state, r.stability, r.difficulty, "
-           f"r.due, r.retention FROM reviews r JOIN items i ON i.id = r.item_id {where} "
-           "ORDER BY r.id DESC")
-    if limit:
-        sql += " LIMIT ?"
+        where.append("r.item_id = ?")
+        params.append(resolve_item(store, item))
+    if since is not None:
+        where.append("r.reviewed_at >= ?")
+        params.append(clock.format_time(since))
+    kind = "substr(r.item_id, 1, instr(r.item_id, ':') - 1)"  # an item id is <kind>:<ref>
+    rating, state = _names_sql(RATINGS, "r.rating"), _names_sql(STATES, "r.state")
+    values = ["r.id", "r.item_id", kind, *(f"r.{c}" for c in _HISTORY_COLUMNS[3:14]), rating, state]
+    if form == "json":
+        pairs = ", ".join(f"'{name}', {value}" for name, value in zip(_HISTORY_COLUMNS, values))
+        select = f"json_object({pairs})"
+    elif form == "text":
+        select = (f"printf('%-20s  %-{int(width)}s  %-6s  %-9s  %8s  %-10s  %s', "
+                  f"{_time_sql('r.reviewed_at')}, r.item_id, {rating}, r.source, {_TOOK_SQL}, "
+                  f"{state}, {_time_sql('r.due')})")
+    else:
+        select = ", ".join(f"{value} AS {name}" for name, value in zip(_HISTORY_COLUMNS, values))
+    sql = (f"SELECT r.id AS _order, {select} FROM reviews r"
+           + (" WHERE " + " AND ".join(where) if where else ""))
+    if limit is not None:  # the latest N, put back in time order
+        sql = f"SELECT * FROM ({sql} ORDER BY r.id DESC LIMIT ?) ORDER BY _order"
         params.append(int(limit))
-    rows = store.rows(sql, params)
-    rows.reverse()
-    for row in rows:
-        row["rating_name"] = RATINGS[row["rating"]]
-        row["state_name"] = STATES[row["state"]]
-    return rows
+    else:
+        sql += " ORDER BY r.id"
+    return store.conn.execute(sql, params)
+
+
+def iter_history(store: Store, item: str | None = None, limit: int | None = None,
+                 since: datetime | None = None, form: str = "dict", width: int = 20) -> Iterator:
+    """The review log, oldest first, read from the database as it is consumed: memory stays
+    constant whatever the log's length. ``item``: one item's reviews only (an exercise or a
+    card, as ``resolve_item`` reads it); ``since``: only reviews at or after that time;
+    ``limit``: only the latest N of those.
+
+    ``form``: each review as a dict of ``_HISTORY_COLUMNS`` (the ``reviews`` columns, ``item``
+    for ``item_id``, with the item's ``kind``, ``rating_name`` and ``state_name``); as the
+    same object in one line of JSON (``"json"``; numbers to SQLite's 15 significant digits);
+    or as a line of the table under ``history_header(width)`` (``"text"``)."""
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, not {form!r}")
+    for values in _history_cursor(store, item, limit, since, form, width):
+        yield dict(zip(_HISTORY_COLUMNS, values[1:])) if form == "dict" else values[1]
+
+
+def history(store: Store, item: str | None = None, limit: int | None = None,
+            since: datetime | None = None) -> list[dict]:
+    """``iter_history`` as a list of dicts."""
+    return list(iter_history(store, item, limit, since))
 
 
 FORECAST_DAYS = 30
@@ -74,9 +141,10 @@ def stats(store: Store, now: datetime | None = None) -> dict:
                                    starts[:31], dates[:30], (REVIEW,))
         recalled_per_day = _per_day(store, "FROM reviews WHERE state_before = ? AND rating > 1",
                                     "reviewed_at", starts[:31], dates[:30], (REVIEW,))
-        recall = store.row(
+        recall = store.row(  # the window by the reviews' own times: the last 30 learner's days
             "SELECT count(*) AS n, coalesce(sum(rating > 1), 0) AS recalled FROM reviews "
-            "WHERE reviewed_at >= ? AND state_before = ?", (month_ago, REVIEW))
+            "WHERE reviewed_at >= ? AND reviewed_at < ? AND state_before = ?",
+            (month_ago, starts[30], REVIEW))
         forecast_rows = _per_day(  # items overdue count on today
             store, "FROM items WHERE active = 1 AND suspended = 0", f"max({WHEN_DUE}, ?)",
             starts[29:], dates[29:], (starts[29],) * 2)
