@@ -312,9 +312,14 @@ def cards_by_topic(topic: str | None = None) -> list[Card]:
 
 
 def default_lang() -> str:
-    """The question language from ``MLQUIZ_LANG`` (``en`` or ``zh``), English otherwise."""
-    lang = os.environ.get("MLQUIZ_LANG", "en").strip().lower()
-    return lang if lang in LANGUAGES else "en"
+    """The question language from ``MLQUIZ_LANG`` (``zh``, ``zh_CN.UTF-8``: ``zh``), English
+    otherwise (the command line refuses an unknown one before this is asked)."""
+    from mlquiz.i18n import normalise
+
+    try:
+        return normalise(os.environ.get("MLQUIZ_LANG"))
+    except ValueError:
+        return "en"
 
 
 # --- LaTeX as terminal text -----------------------------------------------------------------

@@ -14,9 +14,6 @@ import click
 from mlquiz import clock
 from mlquiz.curriculum import UnknownExercise, require_exercise
 
-LANGS = ("en", "zh")
-
-
 def db_option(command):
     """The shared ``--db PATH`` option (env ``MLQUIZ_DB``)."""
     return click.option(
@@ -32,12 +29,36 @@ def json_option(command):
                         help="Print the result as JSON.")(command)
 
 
-def lang_option(command):
-    """The shared ``--lang en|zh`` option (env ``MLQUIZ_LANG``): the language of questions."""
+class Language(click.ParamType):
+    """``en`` or ``zh`` from what a learner or a locale says (``zh_CN.UTF-8`` is ``zh``); any
+    other language is a usage error. Converting also chooses the language of every later
+    message (``i18n.set_language``)."""
+
+    name = "language"
+
+    def convert(self, value, param, ctx):
+        from mlquiz import i18n
+
+        try:
+            return i18n.set_language(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _current_language() -> str:
+    from mlquiz import i18n
+
+    return i18n.language()
+
+
+def lang_option(command, default=_current_language):
+    """The shared ``--lang en|zh`` option (env ``MLQUIZ_LANG``): the language of every line the
+    command prints, questions included. On a command the default is the language the group
+    chose (``mlquiz --lang zh next``); the group's own default is English, so that every
+    invocation starts from it."""
     return click.option(
-        "--lang", type=click.Choice(LANGS), default="en", envvar="MLQUIZ_LANG",
-        show_envvar=True, show_default=True,
-        help="Language of the questions: en (English) or zh (中文).",
+        "--lang", type=Language(), default=default, envvar="MLQUIZ_LANG", show_envvar=True,
+        metavar="en|zh", help="The language to speak: en (English, the default) or zh (中文).",
     )(command)
 
 

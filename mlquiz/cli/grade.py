@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import current_time, db_option, exercise_or_fail, json_option, opened
+from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, json_option, lang_option,
+                               opened)
 from mlquiz.curriculum import display_path, grade_command
 
 SYMBOLS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "not_implemented": ("TODO", "yellow")}
@@ -36,7 +37,9 @@ def grade_commands():
 @click.option("--no-record", is_flag=True, help="Grade without recording a review in the schedule.")
 @click.option("--require-sandbox", is_flag=True,
               help="Refuse to grade (exit 2) unless every layer of the sandbox holds (see `mlquiz doctor`).")
-def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_record, require_sandbox):
+@lang_option
+def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_record, require_sandbox,
+          lang):
     """Grade your implementation of an exercise.
 
     PATH is your file, or an exercise's name (then its file: the one graded last, else

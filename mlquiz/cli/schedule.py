@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, json_option, opened,
-                               relative, show_time, wrap)
+from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, json_option, lang_option,
+                               opened, relative, show_time, wrap)
 from mlquiz import clock
 from mlquiz.curriculum import display_path, grade_command
 
@@ -30,7 +30,8 @@ def schedule_commands():
 @click.command("next")
 @json_option
 @db_option
-def next_command(as_json, db):
+@lang_option
+def next_command(as_json, db, lang):
     """Say what to practise now.
 
     The item that comes first (an exercise to implement or a flashcard to review), how many
@@ -78,12 +79,13 @@ def next_command(as_json, db):
         click.echo(f"  Stuck? `mlquiz hint {item.ref}` (your next pass after a hint counts as Hard).")
     else:
         topic = f" (topic {item.topic})" if item.topic else ""
-        from mlquiz.cards.deck import default_lang, get_card
+        from mlquiz import i18n
+        from mlquiz.cards.deck import get_card
 
         click.echo(f"Practise now: flashcard {click.style(item.ref, bold=True)}{topic}  [{when}]")
         card = get_card(item.ref)
         if card is not None:
-            click.echo(wrap(card.question(default_lang())))
+            click.echo(wrap(card.question(i18n.language())))
         click.echo("  Review it with: mlquiz review")
     more = found.due_count - 1
     click.echo(f"{more} more to practise today." if more else "Nothing else is due today.")
@@ -182,7 +184,8 @@ def _dated_axis(first: str, last: str, width: int) -> str:
 @click.command()
 @json_option
 @db_option
-def stats(as_json, db):
+@lang_option
+def stats(as_json, db, lang):
     """Show your progress: items by state, due today, charts of the reviews a day and the
     retention over the last 30 days and of the items due a day over the next 30, and progress
     per topic (`--json`: the same data).
@@ -326,7 +329,8 @@ def config_get(key, db):
 @click.option("--again", is_flag=True,
               help="Re-read the hints already seen, without counting one more.")
 @db_option
-def hint(exercise, again, db):
+@lang_option
+def hint(exercise, again, db, lang):
     """Show the next hint of an exercise: first the idea, last the formulas.
 
     Each call shows the following hint and is recorded: the exercise's next pass counts as
