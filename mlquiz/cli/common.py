@@ -120,6 +120,14 @@ def topic_or_fail(topic: str | None) -> str | None:
     return None if topic is None else exercise_or_fail(topic, "topic").id
 
 
+def rating_word(rating: int) -> str:
+    """A rating (1 to 4) as the learner reads it: Again, Hard, Good, Easy (重来, 困难, 良好,
+    简单 in Chinese, as Anki says them)."""
+    from mlquiz.i18n import _
+
+    return {1: _("Again"), 2: _("Hard"), 3: _("Good"), 4: _("Easy")}[int(rating)]
+
+
 def show_time(moment) -> str:
     """A time (datetime or stored text) as ``2026-03-01 09:30 UTC``; ``-`` for None."""
     if moment is None:
