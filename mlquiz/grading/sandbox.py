@@ -112,7 +112,9 @@ def parse_line(line: bytes, budget: _Budget):
         raise ValueError("line too long")
     # The structure outside strings, in linear time: escaped backslashes, then escaped quotes
     # removed, what remains between quotes is a string's text.
-    skeleton = _STRINGS.sub(b'""', line.replace(b"\\\\", b"").replace(b'\\"', b""))
+    unescaped = line.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in line else line
+    skeleton = _STRINGS.sub(b'""', unescaped)
+    del unescaped  # one copy of a long line at a time
     cost = 64 * (skeleton.count(b"[") + skeleton.count(b"{")) + 32 * (skeleton.count(b",") + 1) + len(line)
     if budget.parsed + cost > PARSED_LIMIT:
         raise ValueError("too much data")
