@@ -11,11 +11,25 @@ from mlquiz.cli import main
 
 
 def all_commands(group=main, prefix=()):
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         path = (*prefix, name)
         yield path, command
         if isinstance(command, click.Group):
             yield from all_commands(command, path)
+
+
+def test_every_command_module_lists_what_the_group_declares():
+    """The top-level group loads commands lazily from the table in mlquiz/cli/__init__.py: it
+    must name every command of every module, and only those."""
+    import importlib
+
+    from mlquiz.cli import COMMAND_MODULES
+
+    for module_name, (listing, names) in COMMAND_MODULES.items():
+        module = importlib.import_module(f"mlquiz.cli.{module_name}")
+        assert sorted(c.name for c in getattr(module, listing)()) == sorted(names), module_name
 
 
 def test_the_walk_reaches_nested_commands():

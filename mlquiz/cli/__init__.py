@@ -9,23 +9,45 @@ imported inside the commands that need them, so start-up stays lean.
 from __future__ import annotations
 
 import functools
+import importlib
 
 import click
 
 from mlquiz import __version__
-from mlquiz.cli.cards import card_commands
 from mlquiz.cli.common import lang_option
-from mlquiz.cli.db import db_commands
-from mlquiz.cli.doctor import doctor_commands
-from mlquiz.cli.grade import grade_commands
-from mlquiz.cli.schedule import schedule_commands
-from mlquiz.cli.watch import watch_commands
 
-COMMAND_MODULES = [grade_commands, schedule_commands, card_commands, watch_commands,
-                   db_commands, doctor_commands]
+# Where each command is defined: its module of mlquiz.cli, and the function listing that
+# module's commands. A command's module is imported only when the command runs (or help
+# lists them all), so that ``mlquiz next`` loads the schedule's commands alone.
+COMMAND_MODULES = {
+    "grade": ("grade_commands", ("grade", "topics", "init", "solution")),
+    "schedule": ("schedule_commands", ("next", "start", "history", "stats", "config", "hint",
+                                       "attempts", "reset", "restore", "undo", "suspend",
+                                       "unsuspend", "bury", "optimize")),
+    "cards": ("card_commands", ("review", "cards", "card", "check", "export")),
+    "watch": ("watch_commands", ("watch",)),
+    "db": ("db_commands", ("db",)),
+    "doctor": ("doctor_commands", ("doctor",)),
+}
+COMMANDS = {name: module for module, (_, names) in COMMAND_MODULES.items() for name in names}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """The top-level group: commands are loaded from their module on first use."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        module_name = COMMANDS.get(name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"mlquiz.cli.{module_name}")
+        listing, _ = COMMAND_MODULES[module_name]
+        return {command.name: command for command in getattr(module, listing)()}.get(name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlquiz")
 @functools.partial(lang_option, default="en")
 def main(lang):
@@ -41,12 +63,3 @@ def main(lang):
       mlquiz topics                    the curriculum
       mlquiz --lang zh next            in Chinese (or MLQUIZ_LANG=zh)
     """
-
-
-def _register():
-    for commands in COMMAND_MODULES:
-        for command in commands():
-            main.add_command(command)
-
-
-_register()
