@@ -22,6 +22,11 @@ class Exercise:
     functions: tuple[str, ...]
     hints: tuple[str, ...]
     timeout: float = 5.0
+    hints_zh: tuple[str, ...] = ()  # the hints in Chinese; the loader defaults them to ``hints``
+
+    def hints_in(self, language: str) -> tuple[str, ...]:
+        """The hints in ``language`` (``en`` or ``zh``); English where no Chinese is given."""
+        return (self.hints_zh or self.hints) if language == "zh" else self.hints
 
     @property
     def stem(self) -> str:
@@ -58,6 +63,7 @@ def exercises() -> tuple[Exercise, ...]:
             file=entry["file"],
             functions=tuple(entry["functions"]),
             hints=tuple(entry["hints"]),
+            hints_zh=tuple(entry.get("hints_zh", entry["hints"])),
             timeout=float(entry.get("timeout", 5.0)),
         )
         for entry in data["exercise"]

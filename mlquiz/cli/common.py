@@ -138,18 +138,51 @@ def show_time(moment) -> str:
 
 
 def relative(moment: datetime, now: datetime) -> str:
-    """``in 3 h``, ``2 days ago``, ``now``."""
+    """``in 3 h``, ``2 days ago``, ``now`` (``3 小时后``, ``2 天前``, ``现在``)."""
+    from mlquiz.i18n import _
+
     seconds = (moment - now).total_seconds()
     size = abs(seconds)
     if size < 60:
-        return "now"
+        return _("now")
     if size < 3600:
-        text = f"{size / 60:.0f} min"
+        text = _("{n} min").format(n=f"{size / 60:.0f}")
     elif size < 2 * 86400:
-        text = f"{size / 3600:.0f} h"
+        text = _("{n} h").format(n=f"{size / 3600:.0f}")
     else:
-        text = f"{size / 86400:.0f} days"
-    return f"in {text}" if seconds > 0 else f"{text} ago"
+        text = _("{n} days").format(n=f"{size / 86400:.0f}")
+    return (_("in {time}") if seconds > 0 else _("{time} ago")).format(time=text)
+
+
+def state_word(state: str) -> str:
+    """A schedule state (``new``, ``learning``, ``review``, ``relearning``) as the learner
+    reads it (新, 学习中, 复习, 重新学习 in Chinese, as Anki says them)."""
+    from mlquiz.i18n import _
+
+    words = {"new": _("new"), "learning": _("learning"), "review": _("review"),
+             "relearning": _("relearning")}
+    return words.get(state, state)
+
+
+def exercise_title(exercise, both: bool = False) -> str:
+    """An exercise's title in the learner's language: ``title_en`` (with ``both``: ``title_en
+    (title_zh)``) in English, ``title_zh`` in Chinese."""
+    from mlquiz import i18n
+
+    if i18n.language() == "zh":
+        return exercise.title_zh
+    return f"{exercise.title_en} ({exercise.title_zh})" if both else exercise.title_en
+
+
+def pad(text, width: int, align: str = "<") -> str:
+    """``text`` padded to ``width`` columns of a terminal (``<`` left, ``>`` right): a wide
+    character (汉字) takes two columns."""
+    import unicodedata
+
+    text = str(text)
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    space = " " * max(0, width - used)
+    return text + space if align == "<" else space + text
 
 
 def wrap(text: str, indent: str = "  ") -> str:

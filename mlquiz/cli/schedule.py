@@ -14,10 +14,12 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, json_option, lang_option,
-                               opened, relative, show_time, wrap)
+from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, exercise_title,
+                               json_option, lang_option, opened, pad, rating_word, relative,
+                               show_time, state_word, wrap)
 from mlquiz import clock
 from mlquiz.curriculum import display_path, grade_command
+from mlquiz.i18n import _, ngettext
 
 
 def schedule_commands():
@@ -56,39 +58,49 @@ def next_command(as_json, db, lang):
         return
     if item is None:
         if found.next_due is None:
-            click.echo("Nothing is scheduled.")
+            click.echo(_("Nothing is scheduled."))
         else:
-            click.echo(f"Nothing to practise now. Next item: {show_time(found.next_due)} "
-                       f"({relative(found.next_due, now)}).")
+            click.echo(_("Nothing to practise now. Next item: {time} ({when}).").format(
+                time=show_time(found.next_due), when=relative(found.next_due, now)))
         return
-    when = "new" if item.new else f"{item.state_name}, due {relative(item.due, now)}"
+    when = state_word("new") if item.new else _("{state}, due {when}").format(
+        state=state_word(item.state_name), when=relative(item.due, now))
     if item.kind == "exercise":
         from mlquiz.curriculum import get_exercise
 
         exercise = get_exercise(item.ref)
-        title = f"{exercise.title_en} ({exercise.title_zh})" if exercise else item.ref
-        click.echo(f"Practise now: {click.style(item.ref, bold=True)} - {title}  [{when}]")
+        title = exercise_title(exercise, both=True) if exercise else item.ref
+        click.echo(_("Practise now: {item} - {title}  [{when}]").format(
+            item=click.style(item.ref, bold=True), title=title, when=when))
         if item.new:
-            click.echo(f"  Start it: `mlquiz start {item.ref}` lays the stub in {data['file']} "
-                       "and starts the clock;\n  implement the functions, then grade it:")
+            click.echo(_("  Start it: `mlquiz start {id}` lays the stub in {file} and starts the "
+                         "clock;\n  implement the functions, then grade it:").format(
+                id=item.ref, file=data["file"]))
         else:
-            click.echo(f"  Rewrite it from memory: `mlquiz start {item.ref}` keeps your last "
-                       f"file in the history,\n  lays the stub in {data['file']} and starts "
-                       "the clock; then grade it:")
+            click.echo(_("  Rewrite it from memory: `mlquiz start {id}` keeps your last file in "
+                         "the history,\n  lays the stub in {file} and starts the clock; then "
+                         "grade it:").format(id=item.ref, file=data["file"]))
         click.echo(f"    {data['command']}")
-        click.echo(f"  Stuck? `mlquiz hint {item.ref}` (your next pass after a hint counts as Hard).")
+        click.echo(_("  Stuck? `mlquiz hint {id}` (your next pass after a hint counts as "
+                     "{hard}).").format(id=item.ref, hard=rating_word(2)))
     else:
-        topic = f" (topic {item.topic})" if item.topic else ""
         from mlquiz import i18n
         from mlquiz.cards.deck import get_card
 
-        click.echo(f"Practise now: flashcard {click.style(item.ref, bold=True)}{topic}  [{when}]")
+        card_ref = click.style(item.ref, bold=True)
+        if item.topic:
+            line = _("Practise now: flashcard {card} (topic {topic})  [{when}]").format(
+                card=card_ref, topic=item.topic, when=when)
+        else:
+            line = _("Practise now: flashcard {card}  [{when}]").format(card=card_ref, when=when)
+        click.echo(line)
         card = get_card(item.ref)
         if card is not None:
             click.echo(wrap(card.question(i18n.language())))
-        click.echo("  Review it with: mlquiz review")
+        click.echo(_("  Review it with: {command}").format(command="mlquiz review"))
     more = found.due_count - 1
-    click.echo(f"{more} more to practise today." if more else "Nothing else is due today.")
+    click.echo(ngettext("{n} more to practise today.", "{n} more to practise today.",
+                        more).format(n=more) if more else _("Nothing else is due today."))
 
 
 # --- history ------------------------------------------------------------------------------
@@ -130,7 +142,7 @@ def history(item, limit, since, as_json, db):
         lines = iter_history(store, item, limit, moment, form="text", width=width)
         first = next(lines, None)
         if first is None:
-            click.echo("No reviews yet.")
+            click.echo(_("No reviews yet."))
             return
         _stream(itertools.chain([history_header(width), first], lines))
 
@@ -178,7 +190,7 @@ def column_chart(values, top=None, label=str, height: int = CHART_HEIGHT) -> lis
 
 
 def _dated_axis(first: str, last: str, width: int) -> str:
-    return f"{'':>8}{first}{last:>{max(1, width - len(first))}}"
+    return f"{'':>8}{first}{pad(last, max(1, width - len(first)), '>')}"
 
 
 @click.command()
@@ -203,48 +215,59 @@ def stats(as_json, db, lang):
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    states = ["new", "learning", "review", "relearning", "total"]
-    click.echo(f"{'items':10}" + "".join(f"{s:>11}" for s in states))
+    states = ["new", "learning", "review", "relearning"]
+    words = [state_word(s) for s in states] + [_("total")]
+    click.echo(pad(_("items"), 10) + "".join(pad(w, 11, ">") for w in words))
+    kinds = {"exercise": _("exercises"), "card": _("cards")}
     for kind, counts in data["items"].items():
-        click.echo(f"{kind + 's':10}" + "".join(f"{counts[s]:>11}" for s in states))
+        click.echo(pad(kinds.get(kind, kind + "s"), 10)
+                   + "".join(f"{counts[s]:>11}" for s in states + ["total"]))
     due = data["due_today"]
-    click.echo(f"\nDue today: {due['total']} ({due['reviews']} reviews, {due['new']} new)")
+    click.echo("\n" + _("Due today: {total} ({reviews} reviews, {new} new)").format(
+        total=due["total"], reviews=due["reviews"], new=due["new"]))
 
+    today = _("today")
     past = data["reviews_per_day"]
     counts = [d["count"] for d in past]
-    click.echo(f"\nReviews a day, last 30 days ({data['reviews_last_30_days']} in all, "
-               f"at most {max(counts)} a day):")
+    click.echo("\n" + _("Reviews a day, last 30 days ({total} in all, at most {most} a day):")
+               .format(total=data["reviews_last_30_days"], most=max(counts)))
     for line in column_chart(counts):
         click.echo(line)
-    click.echo(_dated_axis(past[0]["date"], "today", len(counts)))
+    click.echo(_dated_axis(past[0]["date"], today, len(counts)))
 
     retention = data["retention"]
+    target = f"{retention['target']:.0%}"
     if retention["measured"] is None:
-        click.echo(f"\nRetention: no reviews of learned items in the last 30 days yet "
-                   f"(target {retention['target']:.0%}).")
+        click.echo("\n" + _("Retention: no reviews of learned items in the last 30 days yet "
+                            "(target {target}).").format(target=target))
     else:
-        click.echo(f"\nRetention: {retention['measured']:.1%} recalled in {retention['reviews']} "
-                   f"reviews of learned items (last 30 days); target {retention['target']:.0%}.")
-        click.echo("Retention a day (· no reviews of learned items that day):")
+        click.echo("\n" + _("Retention: {measured} recalled in {reviews} reviews of learned "
+                            "items (last 30 days); target {target}.").format(
+            measured=f"{retention['measured']:.1%}", reviews=retention["reviews"], target=target))
+        click.echo(_("Retention a day (· no reviews of learned items that day):"))
         for line in column_chart([d["rate"] for d in data["retention_per_day"]], top=1.0,
                                  label=lambda v: f"{v:.0%}"):
             click.echo(line)
-        click.echo(_dated_axis(past[0]["date"], "today", len(past)))
+        click.echo(_dated_axis(past[0]["date"], today, len(past)))
 
     ahead = data["forecast"]
     due_counts = [d["due"] for d in ahead]
-    click.echo(f"\nDue a day, next 30 days ({sum(due_counts)} in all; today counts the overdue):")
+    click.echo("\n" + _("Due a day, next 30 days ({total} in all; today counts the overdue):")
+               .format(total=sum(due_counts)))
     for line in column_chart(due_counts):
         click.echo(line)
-    click.echo(_dated_axis("today", ahead[-1]["date"], len(due_counts)))
-    click.echo("\nProgress by topic:")
+    click.echo(_dated_axis(today, ahead[-1]["date"], len(due_counts)))
+    click.echo("\n" + _("Progress by topic:"))
     for topic in data["topics"]:
         ex, cards = topic["exercise"], topic["cards"]
-        verdict = "passed" if ex["passed"] else ("attempted" if ex["attempts"] else "not tried")
-        due_text = f", due {show_time(ex['due'])}" if ex["due"] else ""
-        card_text = (f"; cards {cards['seen']}/{cards['total']} seen, {cards['review']} learned"
-                     if cards["total"] else "")
-        click.echo(f"  {topic['topic']:20} {ex['state']:10} {verdict}{due_text}{card_text}")
+        verdict = (_("passed") if ex["passed"] else
+                   (_("attempted") if ex["attempts"] else _("not tried")))
+        due_text = _(", due {time}").format(time=show_time(ex["due"])) if ex["due"] else ""
+        card_text = (_("; cards {seen}/{total} seen, {learned} learned").format(
+            seen=cards["seen"], total=cards["total"], learned=cards["review"])
+            if cards["total"] else "")
+        click.echo(f"  {topic['topic']:20} {pad(state_word(ex['state']), 10)} "
+                   f"{verdict}{due_text}{card_text}")
 
 
 # --- config -------------------------------------------------------------------------------
@@ -342,6 +365,7 @@ def hint(exercise, again, db, lang):
       mlquiz hint bn_backward
       mlquiz hint bn_backward --again
     """
+    from mlquiz.i18n import language
     from mlquiz.schedule.hints import hints_seen, record_hint
     from mlquiz.schedule.items import deck_cards_for_exercise
 
@@ -352,24 +376,34 @@ def hint(exercise, again, db, lang):
             seen = hints_seen(store, found.id)
         else:
             level = record_hint(store, found.id, now)
+    hints = found.hints_in(language())
     if again:
         if not seen:
-            click.echo(f"No hints of {found.id} seen yet: `mlquiz hint {found.id}` shows the first.")
+            click.echo(_("No hints of {id} seen yet: `mlquiz hint {id}` shows the first.")
+                       .format(id=found.id))
             return
         for number in range(1, seen + 1):
-            click.echo(f"Hint {number} of {len(found.hints)} for {found.id}:")
-            click.echo(wrap(found.hints[number - 1]))
-        click.echo("(Re-reading counts no hint.)")
+            click.echo(_("Hint {number} of {count} for {id}:").format(
+                number=number, count=len(hints), id=found.id))
+            click.echo(wrap(hints[number - 1]))
+        click.echo(_("(Re-reading counts no hint.)"))
         return
-    click.echo(f"Hint {level} of {len(found.hints)} for {found.id} ({found.title_en}):")
-    click.echo(wrap(found.hints[level - 1]))
-    if level == len(found.hints):
-        click.echo("That was the last hint.")
+    click.echo(_("Hint {number} of {count} for {id} ({title}):").format(
+        number=level, count=len(hints), id=found.id, title=exercise_title(found)))
+    click.echo(wrap(hints[level - 1]))
+    if level == len(hints):
+        click.echo(_("That was the last hint."))
     cards = deck_cards_for_exercise(found.id)
     if cards:
-        click.echo(f"\nThe formulas behind it are flashcards: mlquiz card {cards[0]}"
-                   + (f" (and {len(cards) - 1} more: mlquiz cards --topic {found.id})" if len(cards) > 1 else ""))
-    click.echo("(Your next pass of this exercise will be rated Hard, even after a failure.)")
+        first = f"mlquiz card {cards[0]}"
+        if len(cards) > 1:
+            line = _("The formulas behind it are flashcards: {first} (and {more} more: {all})")
+        else:
+            line = _("The formulas behind it are flashcards: {first}")
+        click.echo("\n" + line.format(first=first, more=len(cards) - 1,
+                                      all=f"mlquiz cards --topic {found.id}"))
+    click.echo(_("(Your next pass of this exercise will be rated {hard}, even after a failure.)")
+               .format(hard=rating_word(2)))
 
 
 def _exercise_file_option(command):
