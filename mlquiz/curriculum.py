@@ -86,9 +86,13 @@ class UnknownExercise(LookupError):
 def require_exercise(name: str, what: str = "exercise") -> Exercise:
     """``get_exercise``, or ``UnknownExercise`` ("unknown exercise 'x'; `mlquiz topics` lists
     them"); ``what`` names the thing looked up (an exercise, a topic)."""
+    from mlquiz.i18n import _
+
     found = get_exercise(name) if name else None
     if found is None:
-        raise UnknownExercise(f"unknown {what} {name!r}; `mlquiz topics` lists them")
+        message = (_("unknown topic {name}; `mlquiz topics` lists them") if what == "topic" else
+                   _("unknown exercise {name}; `mlquiz topics` lists them"))
+        raise UnknownExercise(message.format(name=repr(name)))
     return found
 
 

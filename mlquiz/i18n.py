@@ -61,3 +61,14 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for ``n``, in the learner's language."""
     return _translations().ngettext(singular, plural, n)
+
+
+def pad(text, width: int, align: str = "<") -> str:
+    """``text`` padded to ``width`` columns of a terminal (``<`` left, ``>`` right): a wide
+    character (汉字) takes two columns."""
+    import unicodedata
+
+    text = str(text)
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    space = " " * max(0, width - used)
+    return text + space if align == "<" else space + text

@@ -174,17 +174,6 @@ def exercise_title(exercise, both: bool = False) -> str:
     return f"{exercise.title_en} ({exercise.title_zh})" if both else exercise.title_en
 
 
-def pad(text, width: int, align: str = "<") -> str:
-    """``text`` padded to ``width`` columns of a terminal (``<`` left, ``>`` right): a wide
-    character (汉字) takes two columns."""
-    import unicodedata
-
-    text = str(text)
-    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    space = " " * max(0, width - used)
-    return text + space if align == "<" else space + text
-
-
 def wrap(text: str, indent: str = "  ") -> str:
     """A paragraph wrapped at 88 columns, indented."""
     return textwrap.fill(text, width=88, initial_indent=indent, subsequent_indent=indent)

@@ -15,11 +15,11 @@ from pathlib import Path
 import click
 
 from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, exercise_title,
-                               json_option, lang_option, opened, pad, rating_word, relative,
+                               json_option, lang_option, opened, rating_word, relative,
                                show_time, state_word, wrap)
 from mlquiz import clock
 from mlquiz.curriculum import display_path, grade_command
-from mlquiz.i18n import _, ngettext
+from mlquiz.i18n import _, ngettext, pad
 
 
 def schedule_commands():
@@ -126,6 +126,8 @@ def history(item, limit, since, as_json, db):
       mlquiz history bn_backward --json
       mlquiz history --since 2026-03-01 --limit 20
     """
+    from mlquiz.schedule.items import STATES
+    from mlquiz.schedule.review import RATINGS
     from mlquiz.schedule.stats import history_header, iter_history
 
     moment = None
@@ -139,7 +141,10 @@ def history(item, limit, since, as_json, db):
             _stream(_json_array(iter_history(store, item, limit, moment, form="json")))
             return
         width = max(4, store.value("SELECT max(length(id)) FROM items") or 0)
-        lines = iter_history(store, item, limit, moment, form="text", width=width)
+        names = {"rating": {n: rating_word(n) for n in RATINGS},
+                 "state": {n: state_word(name) for n, name in STATES.items()},
+                 "source": {"grade": _("grade"), "flashcard": _("flashcard")}}
+        lines = iter_history(store, item, limit, moment, form="text", width=width, names=names)
         first = next(lines, None)
         if first is None:
             click.echo(_("No reviews yet."))
@@ -320,7 +325,7 @@ def config_unset(key, db):
 
     with opened(db) as store:
         default = unset_config(store, key)
-    click.echo(f"{key} = {default} (the default)")
+    click.echo(_("{key} = {value} (the default)").format(key=key, value=default))
 
 
 @config.command("get")
@@ -342,7 +347,8 @@ def config_get(key, db):
             return
         values = config_values(store)
     for name, entry in values.items():
-        click.echo(f"{name} = {entry['value']}   (default {entry['default']}: {entry['help']})")
+        click.echo(_("{key} = {value}   (default {default}: {meaning})").format(
+            key=name, value=entry["value"], default=entry["default"], meaning=entry["help"]))
 
 
 # --- hint, attempts, reset, restore -------------------------------------------------------
@@ -416,8 +422,8 @@ def _exercise_file_option(command):
 
 def _verdict(row) -> str:
     if row["kind"] != "graded":
-        return "saved"
-    return "passed" if row["passed"] else "failed"
+        return _("saved")
+    return _("passed") if row["passed"] else _("failed")
 
 
 @click.command()
@@ -432,8 +438,7 @@ def attempts(exercise, as_json, db):
     Example:
       mlquiz attempts backprop
     """
-    from mlquiz.schedule.attempts import attempts as stored_attempts
-    from mlquiz.schedule.review import RATINGS
+    from mlquiz.schedule.attempts import attempts as stored_attempts, note_text
 
     found = exercise_or_fail(exercise)
     with opened(db) as store:
@@ -442,19 +447,23 @@ def attempts(exercise, as_json, db):
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     if not rows:
-        click.echo(f"No stored attempts of {found.id} yet: `mlquiz grade` stores each graded file.")
+        click.echo(_("No stored attempts of {id} yet: `mlquiz grade` stores each graded file.")
+                   .format(id=found.id))
         return
-    click.echo(f"{'#':>3}  {'time':20}  {'verdict':7}  {'rating':27}  file")
+    click.echo(f"{'#':>3}  {pad(_('time'), 20)}  {pad(_('verdict'), 7)}  {pad(_('rating'), 27)}  "
+               + _("file"))
     for row in rows:
         if row["rating"] is None:
-            rating = row["note"] or ""
+            rating = note_text(row["note"])
         elif row["review_id"] is None:  # a failure on a day already failed, or taken back
-            rating = row["note"] or "Again (no new lapse today)"
+            rating = (note_text(row["note"]) or
+                      _("{again} (no new lapse today)").format(again=rating_word(1)))
         else:
-            rating = RATINGS[row["rating"]]
-        click.echo(f"{row['attempt']:>3}  {show_time(row['created_at']):20}  {_verdict(row):7}  "
-                   f"{rating:27}  {display_path(Path(row['file_path']))}")
-    click.echo(f"`mlquiz restore {found.id} --attempt N` brings one back.")
+            rating = rating_word(row["rating"])
+        click.echo(f"{row['attempt']:>3}  {show_time(row['created_at']):20}  "
+                   f"{pad(_verdict(row), 7)}  {pad(rating, 27)}  "
+                   f"{display_path(Path(row['file_path']))}")
+    click.echo(_("`mlquiz restore {id} --attempt N` brings one back.").format(id=found.id))
 
 
 @click.command()
@@ -473,9 +482,9 @@ def reset(exercise, file, db):
     """
     from mlquiz.schedule.attempts import reset_exercise
 
-    found, change, _ = _lay_stub(reset_exercise, exercise, file, db)
-    click.echo(f"Wrote a fresh stub to {display_path(change.path)}: rewrite it from memory, then "
-               f"`{grade_command(change.path, found.id)}`.")
+    found, change, _now = _lay_stub(reset_exercise, exercise, file, db)
+    click.echo(_("Wrote a fresh stub to {file}: rewrite it from memory, then `{command}`.").format(
+        file=display_path(change.path), command=grade_command(change.path, found.id)))
 
 
 @click.command()
@@ -494,8 +503,10 @@ def start(exercise, file, db):
     from mlquiz.schedule.attempts import start_exercise
 
     found, change, now = _lay_stub(start_exercise, exercise, file, db)
-    click.echo(f"Wrote the stub of {found.id} to {display_path(change.path)}; the clock runs from "
-               f"{show_time(now)}.\nWrite it from memory, then: {grade_command(change.path, found.id)}")
+    click.echo(_("Wrote the stub of {id} to {file}; the clock runs from {time}.\nWrite it from "
+                 "memory, then: {command}").format(id=found.id, file=display_path(change.path),
+                                                   time=show_time(now),
+                                                   command=grade_command(change.path, found.id)))
 
 
 @click.command()
@@ -522,8 +533,8 @@ def restore(exercise, attempt, file, db):
     with opened(db) as store:
         change = restore_attempt(store, found.id, attempt, file, now)
     _report_saved(change)
-    click.echo(f"Restored attempt {change.restored_attempt} of {found.id} to "
-               f"{display_path(change.path)}.")
+    click.echo(_("Restored attempt {attempt} of {id} to {file}.").format(
+        attempt=change.restored_attempt, id=found.id, file=display_path(change.path)))
 
 
 def _lay_stub(lay, exercise, file, db):
@@ -541,9 +552,10 @@ def _report_saved(change) -> None:
     if change.saved_attempt is None:
         return
     if change.saved_now:
-        click.echo(f"Saved your file as attempt {change.saved_attempt}.")
+        click.echo(_("Saved your file as attempt {attempt}.").format(attempt=change.saved_attempt))
     else:
-        click.echo(f"Your file is already stored (attempt {change.saved_attempt}).")
+        click.echo(_("Your file is already stored (attempt {attempt}).").format(
+            attempt=change.saved_attempt))
 
 
 # --- undo, suspend, unsuspend, bury, optimize ----------------------------------------------
@@ -560,14 +572,17 @@ def undo(db):
     Example:
       mlquiz undo
     """
-    from mlquiz.schedule.review import RATINGS, undo_last_review
+    from mlquiz.schedule.review import undo_last_review
 
     with opened(db) as store:
         undone = undo_last_review(store)
     review, state = undone.review, undone.state
-    due = f"due {show_time(state['due'])}" if state["due"] else "new again"
-    click.echo(f"Took back {RATINGS[review['rating']]} of {review['item_id']} "
-               f"({show_time(review['reviewed_at'])}); it is {due}.")
+    if state["due"]:
+        line = _("Took back {rating} of {item} ({time}); it is due {due}.")
+    else:
+        line = _("Took back {rating} of {item} ({time}); it is new again.")
+    click.echo(line.format(rating=rating_word(review["rating"]), item=review["item_id"],
+                           time=show_time(review["reviewed_at"]), due=show_time(state["due"])))
 
 
 def _item_command(name, doc, action):
@@ -585,20 +600,23 @@ def _item_command(name, doc, action):
 def _suspend(store, item, now):
     from mlquiz.schedule.review import set_suspended
 
-    return f"Suspended {set_suspended(store, item, True)}: it stays out until `mlquiz unsuspend`."
+    return _("Suspended {item}: it stays out until `mlquiz unsuspend`.").format(
+        item=set_suspended(store, item, True))
 
 
 def _unsuspend(store, item, now):
     from mlquiz.schedule.review import set_suspended
 
-    return f"Unsuspended {set_suspended(store, item, False)}: it is scheduled as before."
+    return _("Unsuspended {item}: it is scheduled as before.").format(
+        item=set_suspended(store, item, False))
 
 
 def _bury(store, item, now):
     from mlquiz.schedule.review import bury as bury_item
 
     item_id, until = bury_item(store, item, now)
-    return f"Buried {item_id} until your next day starts ({show_time(until)})."
+    return _("Buried {item} until your next day starts ({time}).").format(
+        item=item_id, time=show_time(until))
 
 
 suspend = _item_command("suspend", """Leave an item out of what comes next until you unsuspend it.
@@ -641,10 +659,12 @@ def optimize(db):
     now = current_time()
     with opened(db) as store:
         fit = fit_parameters(store, now)
-    click.echo(f"Fitted FSRS parameters to {fit.reviews} reviews ({fit.items} predictions) on "
-               f"{show_time(fit.fitted_at)}:")
-    click.echo(f"  {'':10} {'log-loss':>9} {'RMSE':>7}")
-    click.echo(f"  {'default':10} {fit.log_loss_default:9.4f} {fit.rmse_default:7.4f}")
-    click.echo(f"  {'fitted':10} {fit.log_loss_fitted:9.4f} {fit.rmse_fitted:7.4f}")
-    click.echo("  parameters: " + ", ".join(f"{p:g}" for p in fit.parameters))
-    click.echo("Every review from now on is scheduled with them.")
+    click.echo(_("Fitted FSRS parameters to {reviews} reviews ({predictions} predictions) on "
+                 "{time}:").format(reviews=fit.reviews, predictions=fit.items,
+                                   time=show_time(fit.fitted_at)))
+    click.echo(f"  {'':10} {pad(_('log-loss'), 9, '>')} {'RMSE':>7}")
+    click.echo(f"  {pad(_('default'), 10)} {fit.log_loss_default:9.4f} {fit.rmse_default:7.4f}")
+    click.echo(f"  {pad(_('fitted'), 10)} {fit.log_loss_fitted:9.4f} {fit.rmse_fitted:7.4f}")
+    click.echo(_("  parameters: {values}").format(
+        values=", ".join(f"{p:g}" for p in fit.parameters)))
+    click.echo(_("Every review from now on is scheduled with them."))
