@@ -72,3 +72,8 @@ def pad(text, width: int, align: str = "<") -> str:
     used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
     space = " " * max(0, width - used)
     return text + space if align == "<" else space + text
+
+
+def listing(items) -> str:
+    """Names as a list in the learner's language: ``a, b, c`` (``a、b、c`` in Chinese)."""
+    return ("、" if _language == "zh" else ", ").join(map(str, items))

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from mlquiz import clock
 from mlquiz.curriculum import Exercise
-from mlquiz.i18n import _
+from mlquiz.i18n import _, listing
 from mlquiz.schedule.items import (ScheduleError, UnknownItem, deck_cards_for_exercise,
                                    default_file, exercise_named, open_schedule)
 from mlquiz.schedule.config import learner_day
@@ -174,7 +174,7 @@ def not_a_review(store: Store, exercise_id: str, source) -> str | None:
             return _("this file defines {other}'s functions: --exercise {other}?").format(
                 other=other)
         return _("this file defines none of {id}'s functions ({functions})").format(
-            id=exercise.id, functions=", ".join(exercise.functions))
+            id=exercise.id, functions=listing(exercise.functions))
     if all(_does_nothing(function) for function in own):
         return untouched()
     same = store.value("SELECT attempt FROM submissions WHERE exercise = ? AND kind = 'graded' "

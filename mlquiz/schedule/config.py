@@ -4,7 +4,7 @@ a parser that validates what a learner types, and a line of help."""
 from __future__ import annotations
 
 from mlquiz import clock
-from mlquiz.i18n import _
+from mlquiz.i18n import _, listing
 from mlquiz.schedule.backup import BACKUPS_KEPT
 from mlquiz.schedule.store import Store
 
@@ -105,7 +105,7 @@ SETTINGS = {
 def _setting(key):
     if key not in SETTINGS:
         raise ConfigError(_("unknown setting {key}; settings: {settings}").format(
-            key=repr(key), settings=", ".join(SETTINGS)))
+            key=repr(key), settings=listing(SETTINGS)))
     return SETTINGS[key]
 
 
