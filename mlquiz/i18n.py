@@ -63,14 +63,17 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _translations().ngettext(singular, plural, n)
 
 
-def pad(text, width: int, align: str = "<") -> str:
-    """``text`` padded to ``width`` columns of a terminal (``<`` left, ``>`` right): a wide
-    character (汉字) takes two columns."""
+def columns(text: str) -> int:
+    """How many columns of a terminal ``text`` takes: a wide character (汉字) takes two."""
     import unicodedata
 
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text, width: int, align: str = "<") -> str:
+    """``text`` padded to ``width`` columns of a terminal (``<`` left, ``>`` right)."""
     text = str(text)
-    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    space = " " * max(0, width - used)
+    space = " " * max(0, width - columns(text))
     return text + space if align == "<" else space + text
 
 

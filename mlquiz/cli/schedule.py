@@ -19,7 +19,7 @@ from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, exerci
                                show_time, state_word, wrap)
 from mlquiz import clock
 from mlquiz.curriculum import display_path, grade_command
-from mlquiz.i18n import _, ngettext, pad
+from mlquiz.i18n import _, columns, ngettext, pad
 
 
 def schedule_commands():
@@ -195,7 +195,7 @@ def column_chart(values, top=None, label=str, height: int = CHART_HEIGHT) -> lis
 
 
 def _dated_axis(first: str, last: str, width: int) -> str:
-    return f"{'':>8}{first}{pad(last, max(1, width - len(first)), '>')}"
+    return f"{'':>8}{first}{pad(last, max(1, width - columns(first)), '>')}"
 
 
 @click.command()
