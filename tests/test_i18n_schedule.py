@@ -153,6 +153,8 @@ def test_the_files_of_an_exercise_and_the_schedules_commands_speak_chinese(tmp_p
         result = run(*args, db=db)
         assert result.returncode in (1, 2), (args, result.stdout)
         chinese_only(result)
+    too_late = run("bury", "l2", db=db, now="9999-12-31T10:00:00Z")
+    assert too_late.returncode == 1 and "9999 年" in chinese_only(too_late)
 
 
 def test_history_is_a_table_in_chinese_with_its_columns_aligned(tmp_path):

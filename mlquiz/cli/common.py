@@ -78,6 +78,7 @@ def opened(db):
     locked or not mlquiz's is refused with what to do."""
     import sqlite3
 
+    from mlquiz.i18n import _
     from mlquiz.schedule.config import ConfigError
     from mlquiz.schedule.items import ScheduleError, UnknownItem, open_schedule
     from mlquiz.schedule.store import StoreError, default_path, explain
@@ -98,11 +99,13 @@ def opened(db):
     except sqlite3.Error as exc:
         raise click.ClickException(str(explain(exc, store.path))) from None
     except clock.ClockError as exc:  # a stored time out of range: only a foreign write makes one
-        raise click.ClickException(f"{store.path} holds a time mlquiz cannot use: {exc}") from None
+        raise click.ClickException(_("{path} holds a time mlquiz cannot use: {error}").format(
+            path=store.path, error=exc)) from None
     except OverflowError:
-        raise click.ClickException(
-            f"a date computed from {clock.ENV_VAR}={clock.now().isoformat()} falls after the "
-            f"year {clock.LAST_YEAR}, the last that mlquiz can store") from None
+        raise click.ClickException(_(
+            "a date computed from {setting} falls after the year {year}, the last that mlquiz "
+            "can store").format(setting=f"{clock.ENV_VAR}={clock.now().isoformat()}",
+                                year=clock.LAST_YEAR)) from None
     finally:
         store.close()
 
