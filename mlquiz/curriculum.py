@@ -22,6 +22,11 @@ class Exercise:
     functions: tuple[str, ...]
     hints: tuple[str, ...]
     timeout: float = 5.0
+    hints_zh: tuple[str, ...] = ()  # the hints in Chinese; the loader defaults them to ``hints``
+
+    def hints_in(self, language: str) -> tuple[str, ...]:
+        """The hints in ``language`` (``en`` or ``zh``); English where no Chinese is given."""
+        return (self.hints_zh or self.hints) if language == "zh" else self.hints
 
     @property
     def stem(self) -> str:
@@ -58,6 +63,7 @@ def exercises() -> tuple[Exercise, ...]:
             file=entry["file"],
             functions=tuple(entry["functions"]),
             hints=tuple(entry["hints"]),
+            hints_zh=tuple(entry.get("hints_zh", entry["hints"])),
             timeout=float(entry.get("timeout", 5.0)),
         )
         for entry in data["exercise"]
@@ -80,9 +86,13 @@ class UnknownExercise(LookupError):
 def require_exercise(name: str, what: str = "exercise") -> Exercise:
     """``get_exercise``, or ``UnknownExercise`` ("unknown exercise 'x'; `mlquiz topics` lists
     them"); ``what`` names the thing looked up (an exercise, a topic)."""
+    from mlquiz.i18n import _
+
     found = get_exercise(name) if name else None
     if found is None:
-        raise UnknownExercise(f"unknown {what} {name!r}; `mlquiz topics` lists them")
+        message = (_("unknown topic {name}; `mlquiz topics` lists them") if what == "topic" else
+                   _("unknown exercise {name}; `mlquiz topics` lists them"))
+        raise UnknownExercise(message.format(name=repr(name)))
     return found
 
 

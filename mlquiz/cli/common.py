@@ -78,6 +78,7 @@ def opened(db):
     locked or not mlquiz's is refused with what to do."""
     import sqlite3
 
+    from mlquiz.i18n import _
     from mlquiz.schedule.config import ConfigError
     from mlquiz.schedule.items import ScheduleError, UnknownItem, open_schedule
     from mlquiz.schedule.store import StoreError, default_path, explain
@@ -98,11 +99,13 @@ def opened(db):
     except sqlite3.Error as exc:
         raise click.ClickException(str(explain(exc, store.path))) from None
     except clock.ClockError as exc:  # a stored time out of range: only a foreign write makes one
-        raise click.ClickException(f"{store.path} holds a time mlquiz cannot use: {exc}") from None
+        raise click.ClickException(_("{path} holds a time mlquiz cannot use: {error}").format(
+            path=store.path, error=exc)) from None
     except OverflowError:
-        raise click.ClickException(
-            f"a date computed from {clock.ENV_VAR}={clock.now().isoformat()} falls after the "
-            f"year {clock.LAST_YEAR}, the last that mlquiz can store") from None
+        raise click.ClickException(_(
+            "a date computed from {setting} falls after the year {year}, the last that mlquiz "
+            "can store").format(setting=f"{clock.ENV_VAR}={clock.now().isoformat()}",
+                                year=clock.LAST_YEAR)) from None
     finally:
         store.close()
 
@@ -138,18 +141,40 @@ def show_time(moment) -> str:
 
 
 def relative(moment: datetime, now: datetime) -> str:
-    """``in 3 h``, ``2 days ago``, ``now``."""
+    """``in 3 h``, ``2 days ago``, ``now`` (``3 小时后``, ``2 天前``, ``现在``)."""
+    from mlquiz.i18n import _
+
     seconds = (moment - now).total_seconds()
     size = abs(seconds)
     if size < 60:
-        return "now"
+        return _("now")
     if size < 3600:
-        text = f"{size / 60:.0f} min"
+        text = _("{n} min").format(n=f"{size / 60:.0f}")
     elif size < 2 * 86400:
-        text = f"{size / 3600:.0f} h"
+        text = _("{n} h").format(n=f"{size / 3600:.0f}")
     else:
-        text = f"{size / 86400:.0f} days"
-    return f"in {text}" if seconds > 0 else f"{text} ago"
+        text = _("{n} days").format(n=f"{size / 86400:.0f}")
+    return (_("in {time}") if seconds > 0 else _("{time} ago")).format(time=text)
+
+
+def state_word(state: str) -> str:
+    """A schedule state (``new``, ``learning``, ``review``, ``relearning``) as the learner
+    reads it (新, 学习中, 复习, 重新学习 in Chinese, as Anki says them)."""
+    from mlquiz.i18n import _
+
+    words = {"new": _("new"), "learning": _("learning"), "review": _("review"),
+             "relearning": _("relearning")}
+    return words.get(state, state)
+
+
+def exercise_title(exercise, both: bool = False) -> str:
+    """An exercise's title in the learner's language: ``title_en`` (with ``both``: ``title_en
+    (title_zh)``) in English, ``title_zh`` in Chinese."""
+    from mlquiz import i18n
+
+    if i18n.language() == "zh":
+        return exercise.title_zh
+    return f"{exercise.title_en} ({exercise.title_zh})" if both else exercise.title_en
 
 
 def wrap(text: str, indent: str = "  ") -> str:

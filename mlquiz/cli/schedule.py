@@ -14,10 +14,12 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, json_option, lang_option,
-                               opened, relative, show_time, wrap)
+from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, exercise_title,
+                               json_option, lang_option, opened, rating_word, relative,
+                               show_time, state_word, wrap)
 from mlquiz import clock
 from mlquiz.curriculum import display_path, grade_command
+from mlquiz.i18n import _, columns, ngettext, pad
 
 
 def schedule_commands():
@@ -56,39 +58,49 @@ def next_command(as_json, db, lang):
         return
     if item is None:
         if found.next_due is None:
-            click.echo("Nothing is scheduled.")
+            click.echo(_("Nothing is scheduled."))
         else:
-            click.echo(f"Nothing to practise now. Next item: {show_time(found.next_due)} "
-                       f"({relative(found.next_due, now)}).")
+            click.echo(_("Nothing to practise now. Next item: {time} ({when}).").format(
+                time=show_time(found.next_due), when=relative(found.next_due, now)))
         return
-    when = "new" if item.new else f"{item.state_name}, due {relative(item.due, now)}"
+    when = state_word("new") if item.new else _("{state}, due {when}").format(
+        state=state_word(item.state_name), when=relative(item.due, now))
     if item.kind == "exercise":
         from mlquiz.curriculum import get_exercise
 
         exercise = get_exercise(item.ref)
-        title = f"{exercise.title_en} ({exercise.title_zh})" if exercise else item.ref
-        click.echo(f"Practise now: {click.style(item.ref, bold=True)} - {title}  [{when}]")
+        title = exercise_title(exercise, both=True) if exercise else item.ref
+        click.echo(_("Practise now: {item} - {title}  [{when}]").format(
+            item=click.style(item.ref, bold=True), title=title, when=when))
         if item.new:
-            click.echo(f"  Start it: `mlquiz start {item.ref}` lays the stub in {data['file']} "
-                       "and starts the clock;\n  implement the functions, then grade it:")
+            click.echo(_("  Start it: `mlquiz start {id}` lays the stub in {file} and starts the "
+                         "clock;\n  implement the functions, then grade it:").format(
+                id=item.ref, file=data["file"]))
         else:
-            click.echo(f"  Rewrite it from memory: `mlquiz start {item.ref}` keeps your last "
-                       f"file in the history,\n  lays the stub in {data['file']} and starts "
-                       "the clock; then grade it:")
+            click.echo(_("  Rewrite it from memory: `mlquiz start {id}` keeps your last file in "
+                         "the history,\n  lays the stub in {file} and starts the clock; then "
+                         "grade it:").format(id=item.ref, file=data["file"]))
         click.echo(f"    {data['command']}")
-        click.echo(f"  Stuck? `mlquiz hint {item.ref}` (your next pass after a hint counts as Hard).")
+        click.echo(_("  Stuck? `mlquiz hint {id}` (your next pass after a hint counts as "
+                     "{hard}).").format(id=item.ref, hard=rating_word(2)))
     else:
-        topic = f" (topic {item.topic})" if item.topic else ""
         from mlquiz import i18n
         from mlquiz.cards.deck import get_card
 
-        click.echo(f"Practise now: flashcard {click.style(item.ref, bold=True)}{topic}  [{when}]")
+        card_ref = click.style(item.ref, bold=True)
+        if item.topic:
+            line = _("Practise now: flashcard {card} (topic {topic})  [{when}]").format(
+                card=card_ref, topic=item.topic, when=when)
+        else:
+            line = _("Practise now: flashcard {card}  [{when}]").format(card=card_ref, when=when)
+        click.echo(line)
         card = get_card(item.ref)
         if card is not None:
             click.echo(wrap(card.question(i18n.language())))
-        click.echo("  Review it with: mlquiz review")
+        click.echo(_("  Review it with: {command}").format(command="mlquiz review"))
     more = found.due_count - 1
-    click.echo(f"{more} more to practise today." if more else "Nothing else is due today.")
+    click.echo(ngettext("{n} more to practise today.", "{n} more to practise today.",
+                        more).format(n=more) if more else _("Nothing else is due today."))
 
 
 # --- history ------------------------------------------------------------------------------
@@ -114,6 +126,8 @@ def history(item, limit, since, as_json, db):
       mlquiz history bn_backward --json
       mlquiz history --since 2026-03-01 --limit 20
     """
+    from mlquiz.schedule.items import STATES
+    from mlquiz.schedule.review import RATINGS
     from mlquiz.schedule.stats import history_header, iter_history
 
     moment = None
@@ -127,10 +141,13 @@ def history(item, limit, since, as_json, db):
             _stream(_json_array(iter_history(store, item, limit, moment, form="json")))
             return
         width = max(4, store.value("SELECT max(length(id)) FROM items") or 0)
-        lines = iter_history(store, item, limit, moment, form="text", width=width)
+        names = {"rating": {n: rating_word(n) for n in RATINGS},
+                 "state": {n: state_word(name) for n, name in STATES.items()},
+                 "source": {"grade": _("grade"), "flashcard": _("flashcard")}}
+        lines = iter_history(store, item, limit, moment, form="text", width=width, names=names)
         first = next(lines, None)
         if first is None:
-            click.echo("No reviews yet.")
+            click.echo(_("No reviews yet."))
             return
         _stream(itertools.chain([history_header(width), first], lines))
 
@@ -178,7 +195,7 @@ def column_chart(values, top=None, label=str, height: int = CHART_HEIGHT) -> lis
 
 
 def _dated_axis(first: str, last: str, width: int) -> str:
-    return f"{'':>8}{first}{last:>{max(1, width - len(first))}}"
+    return f"{'':>8}{first}{pad(last, max(1, width - columns(first)), '>')}"
 
 
 @click.command()
@@ -203,48 +220,59 @@ def stats(as_json, db, lang):
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    states = ["new", "learning", "review", "relearning", "total"]
-    click.echo(f"{'items':10}" + "".join(f"{s:>11}" for s in states))
+    states = ["new", "learning", "review", "relearning"]
+    words = [state_word(s) for s in states] + [_("total")]
+    click.echo(pad(_("items"), 10) + "".join(pad(w, 11, ">") for w in words))
+    kinds = {"exercise": _("exercises"), "card": _("cards")}
     for kind, counts in data["items"].items():
-        click.echo(f"{kind + 's':10}" + "".join(f"{counts[s]:>11}" for s in states))
+        click.echo(pad(kinds.get(kind, kind + "s"), 10)
+                   + "".join(f"{counts[s]:>11}" for s in states + ["total"]))
     due = data["due_today"]
-    click.echo(f"\nDue today: {due['total']} ({due['reviews']} reviews, {due['new']} new)")
+    click.echo("\n" + _("Due today: {total} ({reviews} reviews, {new} new)").format(
+        total=due["total"], reviews=due["reviews"], new=due["new"]))
 
+    today = _("today")
     past = data["reviews_per_day"]
     counts = [d["count"] for d in past]
-    click.echo(f"\nReviews a day, last 30 days ({data['reviews_last_30_days']} in all, "
-               f"at most {max(counts)} a day):")
+    click.echo("\n" + _("Reviews a day, last 30 days ({total} in all, at most {most} a day):")
+               .format(total=data["reviews_last_30_days"], most=max(counts)))
     for line in column_chart(counts):
         click.echo(line)
-    click.echo(_dated_axis(past[0]["date"], "today", len(counts)))
+    click.echo(_dated_axis(past[0]["date"], today, len(counts)))
 
     retention = data["retention"]
+    target = f"{retention['target']:.0%}"
     if retention["measured"] is None:
-        click.echo(f"\nRetention: no reviews of learned items in the last 30 days yet "
-                   f"(target {retention['target']:.0%}).")
+        click.echo("\n" + _("Retention: no reviews of learned items in the last 30 days yet "
+                            "(target {target}).").format(target=target))
     else:
-        click.echo(f"\nRetention: {retention['measured']:.1%} recalled in {retention['reviews']} "
-                   f"reviews of learned items (last 30 days); target {retention['target']:.0%}.")
-        click.echo("Retention a day (· no reviews of learned items that day):")
+        click.echo("\n" + _("Retention: {measured} recalled in {reviews} reviews of learned "
+                            "items (last 30 days); target {target}.").format(
+            measured=f"{retention['measured']:.1%}", reviews=retention["reviews"], target=target))
+        click.echo(_("Retention a day (· no reviews of learned items that day):"))
         for line in column_chart([d["rate"] for d in data["retention_per_day"]], top=1.0,
                                  label=lambda v: f"{v:.0%}"):
             click.echo(line)
-        click.echo(_dated_axis(past[0]["date"], "today", len(past)))
+        click.echo(_dated_axis(past[0]["date"], today, len(past)))
 
     ahead = data["forecast"]
     due_counts = [d["due"] for d in ahead]
-    click.echo(f"\nDue a day, next 30 days ({sum(due_counts)} in all; today counts the overdue):")
+    click.echo("\n" + _("Due a day, next 30 days ({total} in all; today counts the overdue):")
+               .format(total=sum(due_counts)))
     for line in column_chart(due_counts):
         click.echo(line)
-    click.echo(_dated_axis("today", ahead[-1]["date"], len(due_counts)))
-    click.echo("\nProgress by topic:")
+    click.echo(_dated_axis(today, ahead[-1]["date"], len(due_counts)))
+    click.echo("\n" + _("Progress by topic:"))
     for topic in data["topics"]:
         ex, cards = topic["exercise"], topic["cards"]
-        verdict = "passed" if ex["passed"] else ("attempted" if ex["attempts"] else "not tried")
-        due_text = f", due {show_time(ex['due'])}" if ex["due"] else ""
-        card_text = (f"; cards {cards['seen']}/{cards['total']} seen, {cards['review']} learned"
-                     if cards["total"] else "")
-        click.echo(f"  {topic['topic']:20} {ex['state']:10} {verdict}{due_text}{card_text}")
+        verdict = (_("passed") if ex["passed"] else
+                   (_("attempted") if ex["attempts"] else _("not tried")))
+        due_text = _(", due {time}").format(time=show_time(ex["due"])) if ex["due"] else ""
+        card_text = (_("; cards {seen}/{total} seen, {learned} learned").format(
+            seen=cards["seen"], total=cards["total"], learned=cards["review"])
+            if cards["total"] else "")
+        click.echo(f"  {topic['topic']:20} {pad(state_word(ex['state']), 10)} "
+                   f"{verdict}{due_text}{card_text}")
 
 
 # --- config -------------------------------------------------------------------------------
@@ -297,7 +325,7 @@ def config_unset(key, db):
 
     with opened(db) as store:
         default = unset_config(store, key)
-    click.echo(f"{key} = {default} (the default)")
+    click.echo(_("{key} = {value} (the default)").format(key=key, value=default))
 
 
 @config.command("get")
@@ -319,7 +347,8 @@ def config_get(key, db):
             return
         values = config_values(store)
     for name, entry in values.items():
-        click.echo(f"{name} = {entry['value']}   (default {entry['default']}: {entry['help']})")
+        click.echo(_("{key} = {value}   (default {default}: {meaning})").format(
+            key=name, value=entry["value"], default=entry["default"], meaning=entry["help"]))
 
 
 # --- hint, attempts, reset, restore -------------------------------------------------------
@@ -342,6 +371,7 @@ def hint(exercise, again, db, lang):
       mlquiz hint bn_backward
       mlquiz hint bn_backward --again
     """
+    from mlquiz.i18n import language
     from mlquiz.schedule.hints import hints_seen, record_hint
     from mlquiz.schedule.items import deck_cards_for_exercise
 
@@ -352,24 +382,34 @@ def hint(exercise, again, db, lang):
             seen = hints_seen(store, found.id)
         else:
             level = record_hint(store, found.id, now)
+    hints = found.hints_in(language())
     if again:
         if not seen:
-            click.echo(f"No hints of {found.id} seen yet: `mlquiz hint {found.id}` shows the first.")
+            click.echo(_("No hints of {id} seen yet: `mlquiz hint {id}` shows the first.")
+                       .format(id=found.id))
             return
         for number in range(1, seen + 1):
-            click.echo(f"Hint {number} of {len(found.hints)} for {found.id}:")
-            click.echo(wrap(found.hints[number - 1]))
-        click.echo("(Re-reading counts no hint.)")
+            click.echo(_("Hint {number} of {count} for {id}:").format(
+                number=number, count=len(hints), id=found.id))
+            click.echo(wrap(hints[number - 1]))
+        click.echo(_("(Re-reading counts no hint.)"))
         return
-    click.echo(f"Hint {level} of {len(found.hints)} for {found.id} ({found.title_en}):")
-    click.echo(wrap(found.hints[level - 1]))
-    if level == len(found.hints):
-        click.echo("That was the last hint.")
+    click.echo(_("Hint {number} of {count} for {id} ({title}):").format(
+        number=level, count=len(hints), id=found.id, title=exercise_title(found)))
+    click.echo(wrap(hints[level - 1]))
+    if level == len(hints):
+        click.echo(_("That was the last hint."))
     cards = deck_cards_for_exercise(found.id)
     if cards:
-        click.echo(f"\nThe formulas behind it are flashcards: mlquiz card {cards[0]}"
-                   + (f" (and {len(cards) - 1} more: mlquiz cards --topic {found.id})" if len(cards) > 1 else ""))
-    click.echo("(Your next pass of this exercise will be rated Hard, even after a failure.)")
+        first = f"mlquiz card {cards[0]}"
+        if len(cards) > 1:
+            line = _("The formulas behind it are flashcards: {first} (and {more} more: {all})")
+        else:
+            line = _("The formulas behind it are flashcards: {first}")
+        click.echo("\n" + line.format(first=first, more=len(cards) - 1,
+                                      all=f"mlquiz cards --topic {found.id}"))
+    click.echo(_("(Your next pass of this exercise will be rated {hard}, even after a failure.)")
+               .format(hard=rating_word(2)))
 
 
 def _exercise_file_option(command):
@@ -382,8 +422,8 @@ def _exercise_file_option(command):
 
 def _verdict(row) -> str:
     if row["kind"] != "graded":
-        return "saved"
-    return "passed" if row["passed"] else "failed"
+        return _("saved")
+    return _("passed") if row["passed"] else _("failed")
 
 
 @click.command()
@@ -398,8 +438,7 @@ def attempts(exercise, as_json, db):
     Example:
       mlquiz attempts backprop
     """
-    from mlquiz.schedule.attempts import attempts as stored_attempts
-    from mlquiz.schedule.review import RATINGS
+    from mlquiz.schedule.attempts import attempts as stored_attempts, note_text
 
     found = exercise_or_fail(exercise)
     with opened(db) as store:
@@ -408,19 +447,23 @@ def attempts(exercise, as_json, db):
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     if not rows:
-        click.echo(f"No stored attempts of {found.id} yet: `mlquiz grade` stores each graded file.")
+        click.echo(_("No stored attempts of {id} yet: `mlquiz grade` stores each graded file.")
+                   .format(id=found.id))
         return
-    click.echo(f"{'#':>3}  {'time':20}  {'verdict':7}  {'rating':27}  file")
+    click.echo(f"{'#':>3}  {pad(_('time'), 20)}  {pad(_('verdict'), 7)}  {pad(_('rating'), 27)}  "
+               + _("file"))
     for row in rows:
         if row["rating"] is None:
-            rating = row["note"] or ""
+            rating = note_text(row["note"])
         elif row["review_id"] is None:  # a failure on a day already failed, or taken back
-            rating = row["note"] or "Again (no new lapse today)"
+            rating = (note_text(row["note"]) or
+                      _("{again} (no new lapse today)").format(again=rating_word(1)))
         else:
-            rating = RATINGS[row["rating"]]
-        click.echo(f"{row['attempt']:>3}  {show_time(row['created_at']):20}  {_verdict(row):7}  "
-                   f"{rating:27}  {display_path(Path(row['file_path']))}")
-    click.echo(f"`mlquiz restore {found.id} --attempt N` brings one back.")
+            rating = rating_word(row["rating"])
+        click.echo(f"{row['attempt']:>3}  {show_time(row['created_at']):20}  "
+                   f"{pad(_verdict(row), 7)}  {pad(rating, 27)}  "
+                   f"{display_path(Path(row['file_path']))}")
+    click.echo(_("`mlquiz restore {id} --attempt N` brings one back.").format(id=found.id))
 
 
 @click.command()
@@ -439,9 +482,9 @@ def reset(exercise, file, db):
     """
     from mlquiz.schedule.attempts import reset_exercise
 
-    found, change, _ = _lay_stub(reset_exercise, exercise, file, db)
-    click.echo(f"Wrote a fresh stub to {display_path(change.path)}: rewrite it from memory, then "
-               f"`{grade_command(change.path, found.id)}`.")
+    found, change, _now = _lay_stub(reset_exercise, exercise, file, db)
+    click.echo(_("Wrote a fresh stub to {file}: rewrite it from memory, then `{command}`.").format(
+        file=display_path(change.path), command=grade_command(change.path, found.id)))
 
 
 @click.command()
@@ -460,8 +503,10 @@ def start(exercise, file, db):
     from mlquiz.schedule.attempts import start_exercise
 
     found, change, now = _lay_stub(start_exercise, exercise, file, db)
-    click.echo(f"Wrote the stub of {found.id} to {display_path(change.path)}; the clock runs from "
-               f"{show_time(now)}.\nWrite it from memory, then: {grade_command(change.path, found.id)}")
+    click.echo(_("Wrote the stub of {id} to {file}; the clock runs from {time}.\nWrite it from "
+                 "memory, then: {command}").format(id=found.id, file=display_path(change.path),
+                                                   time=show_time(now),
+                                                   command=grade_command(change.path, found.id)))
 
 
 @click.command()
@@ -488,8 +533,8 @@ def restore(exercise, attempt, file, db):
     with opened(db) as store:
         change = restore_attempt(store, found.id, attempt, file, now)
     _report_saved(change)
-    click.echo(f"Restored attempt {change.restored_attempt} of {found.id} to "
-               f"{display_path(change.path)}.")
+    click.echo(_("Restored attempt {attempt} of {id} to {file}.").format(
+        attempt=change.restored_attempt, id=found.id, file=display_path(change.path)))
 
 
 def _lay_stub(lay, exercise, file, db):
@@ -507,9 +552,10 @@ def _report_saved(change) -> None:
     if change.saved_attempt is None:
         return
     if change.saved_now:
-        click.echo(f"Saved your file as attempt {change.saved_attempt}.")
+        click.echo(_("Saved your file as attempt {attempt}.").format(attempt=change.saved_attempt))
     else:
-        click.echo(f"Your file is already stored (attempt {change.saved_attempt}).")
+        click.echo(_("Your file is already stored (attempt {attempt}).").format(
+            attempt=change.saved_attempt))
 
 
 # --- undo, suspend, unsuspend, bury, optimize ----------------------------------------------
@@ -526,14 +572,17 @@ def undo(db):
     Example:
       mlquiz undo
     """
-    from mlquiz.schedule.review import RATINGS, undo_last_review
+    from mlquiz.schedule.review import undo_last_review
 
     with opened(db) as store:
         undone = undo_last_review(store)
     review, state = undone.review, undone.state
-    due = f"due {show_time(state['due'])}" if state["due"] else "new again"
-    click.echo(f"Took back {RATINGS[review['rating']]} of {review['item_id']} "
-               f"({show_time(review['reviewed_at'])}); it is {due}.")
+    if state["due"]:
+        line = _("Took back {rating} of {item} ({time}); it is due {due}.")
+    else:
+        line = _("Took back {rating} of {item} ({time}); it is new again.")
+    click.echo(line.format(rating=rating_word(review["rating"]), item=review["item_id"],
+                           time=show_time(review["reviewed_at"]), due=show_time(state["due"])))
 
 
 def _item_command(name, doc, action):
@@ -551,20 +600,23 @@ def _item_command(name, doc, action):
 def _suspend(store, item, now):
     from mlquiz.schedule.review import set_suspended
 
-    return f"Suspended {set_suspended(store, item, True)}: it stays out until `mlquiz unsuspend`."
+    return _("Suspended {item}: it stays out until `mlquiz unsuspend`.").format(
+        item=set_suspended(store, item, True))
 
 
 def _unsuspend(store, item, now):
     from mlquiz.schedule.review import set_suspended
 
-    return f"Unsuspended {set_suspended(store, item, False)}: it is scheduled as before."
+    return _("Unsuspended {item}: it is scheduled as before.").format(
+        item=set_suspended(store, item, False))
 
 
 def _bury(store, item, now):
     from mlquiz.schedule.review import bury as bury_item
 
     item_id, until = bury_item(store, item, now)
-    return f"Buried {item_id} until your next day starts ({show_time(until)})."
+    return _("Buried {item} until your next day starts ({time}).").format(
+        item=item_id, time=show_time(until))
 
 
 suspend = _item_command("suspend", """Leave an item out of what comes next until you unsuspend it.
@@ -607,10 +659,12 @@ def optimize(db):
     now = current_time()
     with opened(db) as store:
         fit = fit_parameters(store, now)
-    click.echo(f"Fitted FSRS parameters to {fit.reviews} reviews ({fit.items} predictions) on "
-               f"{show_time(fit.fitted_at)}:")
-    click.echo(f"  {'':10} {'log-loss':>9} {'RMSE':>7}")
-    click.echo(f"  {'default':10} {fit.log_loss_default:9.4f} {fit.rmse_default:7.4f}")
-    click.echo(f"  {'fitted':10} {fit.log_loss_fitted:9.4f} {fit.rmse_fitted:7.4f}")
-    click.echo("  parameters: " + ", ".join(f"{p:g}" for p in fit.parameters))
-    click.echo("Every review from now on is scheduled with them.")
+    click.echo(_("Fitted FSRS parameters to {reviews} reviews ({predictions} predictions) on "
+                 "{time}:").format(reviews=fit.reviews, predictions=fit.items,
+                                   time=show_time(fit.fitted_at)))
+    click.echo(f"  {'':10} {pad(_('log-loss'), 9, '>')} {'RMSE':>7}")
+    click.echo(f"  {pad(_('default'), 10)} {fit.log_loss_default:9.4f} {fit.rmse_default:7.4f}")
+    click.echo(f"  {pad(_('fitted'), 10)} {fit.log_loss_fitted:9.4f} {fit.rmse_fitted:7.4f}")
+    click.echo(_("  parameters: {values}").format(
+        values=", ".join(f"{p:g}" for p in fit.parameters)))
+    click.echo(_("Every review from now on is scheduled with them."))

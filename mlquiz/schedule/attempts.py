@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 from mlquiz import clock
 from mlquiz.curriculum import Exercise
+from mlquiz.i18n import _, listing
 from mlquiz.schedule.items import (ScheduleError, UnknownItem, deck_cards_for_exercise,
                                    default_file, exercise_named, open_schedule)
 from mlquiz.schedule.config import learner_day
@@ -32,7 +33,34 @@ from mlquiz.schedule.review import AGAIN, GOOD, HARD, RATINGS, Review, apply_rev
 from mlquiz.schedule.store import Store
 
 
-WITHHELD = "not a review: one review per exercise a watch session"  # the note of review=False
+# The notes stored with an attempt, in English (``note_text`` shows them in the learner's
+# language): a graded file of a watch session after its first review (review=False), and a
+# file saved before ``reset``/``start`` or ``restore`` overwrote it.
+WITHHELD = "not a review: one review per exercise a watch session"
+SAVED_BEFORE_RESET = "saved before reset"
+SAVED_BEFORE_RESTORE = "saved before restoring attempt {attempt}"
+
+
+def note_text(note: str | None) -> str:
+    """A stored note in the learner's language ("" for None; a note of an older mlquiz as
+    it is)."""
+    import re
+
+    if not note:
+        return ""
+    if note == WITHHELD:
+        return _("not a review: one review per exercise a watch session")
+    if note == SAVED_BEFORE_RESET:
+        return _("saved before reset")
+    restored = re.fullmatch(SAVED_BEFORE_RESTORE.format(attempt=r"(\d+)"), note)
+    if restored:
+        return _("saved before restoring attempt {attempt}").format(attempt=restored[1])
+    return note
+
+
+def untouched() -> str:
+    """The reason an untouched stub is not a review, in the learner's language."""
+    return _("nothing in the file is implemented yet")
 
 
 class Attempt(NamedTuple):
@@ -125,29 +153,35 @@ def not_a_review(store: Store, exercise_id: str, source) -> str | None:
     exercise = exercise_named(exercise_id)
     text = _source_text(source)
     if not text.strip():
-        return "the file is empty"
+        return _("the file is empty")
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
-        where = f"line {exc.lineno}: " if exc.lineno else ""
-        return f"the file does not parse ({where}{exc.msg}): fix it and grade again"
+        if exc.lineno:
+            problem = _("line {line}: {message}").format(line=exc.lineno, message=exc.msg)
+        else:
+            problem = exc.msg
+        return _("the file does not parse ({problem}): fix it and grade again").format(
+            problem=problem)
     except (ValueError, RecursionError, MemoryError) as exc:
-        return f"the file does not parse ({type(exc).__name__}): fix it and grade again"
+        return _("the file does not parse ({problem}): fix it and grade again").format(
+            problem=type(exc).__name__)
     defined = _defined_functions(tree)
     own = [defined[name] for name in exercise.functions if name in defined]
     if not own:
         other = _whose_functions(set(defined))
         if other is not None and other != exercise.id:
-            return f"this file defines {other}'s functions: --exercise {other}?"
-        return (f"this file defines none of {exercise.id}'s functions "
-                f"({', '.join(exercise.functions)})")
+            return _("this file defines {other}'s functions: --exercise {other}?").format(
+                other=other)
+        return _("this file defines none of {id}'s functions ({functions})").format(
+            id=exercise.id, functions=listing(exercise.functions))
     if all(_does_nothing(function) for function in own):
-        return "nothing in the file is implemented yet"
+        return untouched()
     same = store.value("SELECT attempt FROM submissions WHERE exercise = ? AND kind = 'graded' "
                        "AND sha256 = ? ORDER BY attempt DESC LIMIT 1", (exercise.id, _sha(text)))
     if same is not None:
-        return (f"unchanged since attempt {same}: a review is a fresh rewrite "
-                f"(`mlquiz start {exercise.id}` lays the stub)")
+        return _("unchanged since attempt {attempt}: a review is a fresh rewrite "
+                 "(`mlquiz start {id}` lays the stub)").format(attempt=same, id=exercise.id)
     return None
 
 
@@ -172,7 +206,7 @@ def record_attempt(store: Store, exercise_id: str, file_path, source, passed: bo
         now = clock.current(now)
         row = store.row("SELECT shown_at, hints FROM items WHERE id = ?", (item_id,))
         if row is None:
-            raise UnknownItem(f"{exercise.id} is not in the schedule")
+            raise UnknownItem(_("{id} is not in the schedule").format(id=exercise.id))
         reason = not_a_review(store, exercise.id, text) if check else None
         if reason is not None:
             return NotRecorded(exercise.id, reason)
@@ -248,15 +282,15 @@ def get_attempt(store: Store, exercise_id: str, number: int | None = None) -> di
         row = store.row("SELECT * FROM submissions WHERE exercise = ? ORDER BY attempt DESC "
                         "LIMIT 1", (exercise.id,))
         if row is None:
-            raise ScheduleError(f"no stored attempts of {exercise.id} yet")
+            raise ScheduleError(_("no stored attempts of {id} yet").format(id=exercise.id))
         return row
     row = store.row("SELECT * FROM submissions WHERE exercise = ? AND attempt = ?",
                     (exercise.id, number))
     if row is None:
         count = _next_attempt(store, exercise.id) - 1
-        known = f"attempts 1 to {count}" if count else "none yet"
-        raise ScheduleError(f"{exercise.id} has no attempt {number} ({known}; "
-                            f"`mlquiz attempts {exercise.id}` lists them)")
+        known = _("attempts 1 to {count}").format(count=count) if count else _("none yet")
+        raise ScheduleError(_("{id} has no attempt {number} ({known}; `mlquiz attempts {id}` "
+                              "lists them)").format(id=exercise.id, number=number, known=known))
     return row
 
 
@@ -269,18 +303,19 @@ class FileChange(NamedTuple):
 
 def _read_for_saving(path: Path) -> str | None:
     if path.is_dir():
-        raise ScheduleError(f"{path} is a folder, not an exercise file")
+        raise ScheduleError(_("{path} is a folder, not an exercise file").format(path=path))
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ScheduleError(f"cannot read {path}: {exc.strerror}") from None
+        raise ScheduleError(_("cannot read {path}: {error}").format(
+            path=path, error=exc.strerror)) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ScheduleError(f"{path} is not UTF-8 text; it was not overwritten (move it "
-                            "away first)") from None
+        raise ScheduleError(_("{path} is not UTF-8 text; it was not overwritten (move it away "
+                              "first)").format(path=path)) from None
 
 
 def _save_current(store: Store, exercise: Exercise, path: Path, note: str, now, skip: str):
@@ -313,7 +348,8 @@ def _write_file(path: Path, text: str) -> None:
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, path)
     except OSError as exc:
-        raise ScheduleError(f"cannot write {path}: {exc.strerror}") from None
+        raise ScheduleError(_("cannot write {path}: {error}").format(
+            path=path, error=exc.strerror)) from None
 
 
 def reset_exercise(store: Store, exercise_id: str, file=None,
@@ -324,11 +360,11 @@ def reset_exercise(store: Store, exercise_id: str, file=None,
     try:
         stub = exercise.stub_path.read_text(encoding="utf-8")
     except OSError:
-        raise ScheduleError(
-            f"the stub of {exercise.id} is missing ({exercise.stub_path})") from None
+        raise ScheduleError(_("the stub of {id} is missing ({path})").format(
+            id=exercise.id, path=exercise.stub_path)) from None
     path = Path(file).expanduser().resolve() if file else default_file(store, exercise.id)
     with store.write():
-        saved, saved_now = _save_current(store, exercise, path, "saved before reset", now, stub)
+        saved, saved_now = _save_current(store, exercise, path, SAVED_BEFORE_RESET, now, stub)
     _write_file(path, stub)
     return FileChange(path, saved, saved_now)
 
@@ -355,7 +391,7 @@ def restore_attempt(store: Store, exercise_id: str, attempt: int | None = None, 
     path = Path(file).expanduser().resolve() if file else default_file(store, exercise.id)
     with store.write():
         saved, saved_now = _save_current(
-            store, exercise, path, f"saved before restoring attempt {row['attempt']}", now,
+            store, exercise, path, SAVED_BEFORE_RESTORE.format(attempt=row["attempt"]), now,
             row["source"])
     _write_file(path, row["source"])
     return FileChange(path, saved, saved_now, row["attempt"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mlquiz import clock
+from mlquiz.i18n import _
 from mlquiz.schedule.items import ScheduleError, UnknownItem, exercise_named
 from mlquiz.schedule.store import Store
 
@@ -17,12 +18,12 @@ def record_hint(store: Store, exercise_id: str, now: datetime | None = None) -> 
     now = clock.current(now)
     exercise = exercise_named(exercise_id)
     if not exercise.hints:
-        raise ScheduleError(f"{exercise.id} has no hints")
+        raise ScheduleError(_("{id} has no hints").format(id=exercise.id))
     item_id = f"exercise:{exercise.id}"
     with store.write():
         used = store.value("SELECT hints FROM items WHERE id = ?", (item_id,))
         if used is None:
-            raise UnknownItem(f"{exercise.id} is not in the schedule")
+            raise UnknownItem(_("{id} is not in the schedule").format(id=exercise.id))
         level = min(used + 1, len(exercise.hints))
         store.db["items"].update(item_id, {"hints": used + 1})
         store.db["hints"].insert({"exercise": exercise.id, "level": level, "used_at": clock.format_time(now)})

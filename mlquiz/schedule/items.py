@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from mlquiz.curriculum import (PACKAGE_DIR, Exercise, UnknownExercise, exercises, get_exercise,
                                require_exercise)
+from mlquiz.i18n import _
 from mlquiz.schedule.store import Store, open_store
 
 KINDS = ("exercise", "card")
@@ -177,8 +178,8 @@ def resolve_item(store: Store, name: str) -> str:
     else:
         candidate = f"card:{name}"
     if store.value("SELECT 1 FROM items WHERE id = ?", (candidate,)) is None:
-        raise UnknownItem(f"unknown item {name!r}: give an exercise (e.g. bn_backward), its "
-                          "file name, or a flashcard as card:<id>")
+        raise UnknownItem(_("unknown item {name}: give an exercise (e.g. bn_backward), its file "
+                            "name, or a flashcard as card:<id>").format(name=repr(name)))
     return candidate
 
 

@@ -9,7 +9,8 @@ import json
 from dataclasses import dataclass
 
 from mlquiz.curriculum import Exercise
-from mlquiz.schedule.attempts import Attempt, attempts, get_attempt, record_reports
+from mlquiz.i18n import _, ngettext
+from mlquiz.schedule.attempts import Attempt, attempts, get_attempt, record_reports, untouched
 from mlquiz.schedule.hints import record_hint
 from mlquiz.schedule.items import ScheduleError, exercise_named, open_schedule
 from mlquiz.schedule.store import StoreError
@@ -19,15 +20,12 @@ class NotPassedYet(ScheduleError):
     """The solution of an exercise is asked for before the learner's own file passed."""
 
 
-UNTOUCHED = "nothing in the file is implemented yet"
-
-
 def recorded_or_why(result) -> tuple[Attempt | None, str | None]:
     """An answer of ``record_reports`` as ``(attempt, None)``, or ``(None, why)`` for a file
     that is not a review (an untouched stub, or whatever the schedule's rules say)."""
     if isinstance(result, Attempt):
         return result, None
-    return None, getattr(result, "reason", None) or UNTOUCHED
+    return None, getattr(result, "reason", None) or untouched()
 
 
 class ScheduleLink:
@@ -95,11 +93,12 @@ def solution(store, exercise_id: str) -> Solution:
     passed = [row for row in rows if row["kind"] == "graded" and row["passed"]]
     if not passed:
         graded = sum(row["kind"] == "graded" for row in rows)
-        tried = f"{graded} graded attempt{'s' if graded != 1 else ''}, none passed yet" if graded \
-            else "not graded yet"
-        raise NotPassedYet(f"the solution of {exercise.id} is shown once your own file passes "
-                            f"({tried}); grade it with `mlquiz grade` or `mlquiz watch`, or ask "
-                            f"for a hint: `mlquiz hint {exercise.id}`")
+        tried = (ngettext("{n} graded attempt, none passed yet",
+                          "{n} graded attempts, none passed yet", graded).format(n=graded)
+                 if graded else _("not graded yet"))
+        raise NotPassedYet(_("the solution of {id} is shown once your own file passes ({tried}); "
+                             "grade it with `mlquiz grade` or `mlquiz watch`, or ask for a hint: "
+                             "`mlquiz hint {id}`").format(id=exercise.id, tried=tried))
     row = get_attempt(store, exercise.id, passed[-1]["attempt"])
     return Solution(exercise, exercise.reference_path.read_text(encoding="utf-8"), row["source"],
                     row["attempt"], row["file_path"])

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from mlquiz import clock
 from mlquiz.curriculum import display_path, grade_command
+from mlquiz.i18n import _
 from mlquiz.schedule.config import get_config, learner_day
 from mlquiz.schedule.items import (KINDS, LEARNING, NEW, RELEARNING, REVIEW, STATES, ScheduleError,
                                   UnknownItem, default_file)
@@ -266,7 +267,7 @@ def item_named(store: Store, item_id: str) -> DueItem:
     """One item as ``DueItem``, due or not."""
     row = store.row(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))
     if row is None:
-        raise UnknownItem(f"unknown item {item_id!r}")
+        raise UnknownItem(_("unknown item {name}").format(name=repr(item_id)))
     return _due_item(row)
 
 
@@ -375,7 +376,7 @@ def _review_card(config: str, card, rating: int, now: datetime, seed: str):
     from fsrs import Rating, Scheduler
 
     with seeded_fuzz(seed):
-        reviewed, _ = Scheduler.from_json(config).review_card(card, Rating(rating),
+        reviewed, _log = Scheduler.from_json(config).review_card(card, Rating(rating),
                                                                review_datetime=now)
     return reviewed
 
@@ -383,7 +384,7 @@ def _review_card(config: str, card, rating: int, now: datetime, seed: str):
 def _item_row(store: Store, item_id: str) -> dict:
     row = store.row("SELECT * FROM items WHERE id = ?", (item_id,))
     if row is None:
-        raise UnknownItem(f"unknown item {item_id!r}")
+        raise UnknownItem(_("unknown item {name}").format(name=repr(item_id)))
     return row
 
 
@@ -406,10 +407,10 @@ def apply_review(store: Store, item_id: str, rating: int, source: str,
     row = _item_row(store, item_id)
     last = clock.parse_optional(row["last_review"])
     if last is not None and now < last:  # an item's reviews stay in time order
-        raise ScheduleError(
-            f"this review of {item_id} is dated {clock.format_time(now)}, earlier than its last "
-            f"review at {row['last_review']}; reviews are recorded in time order (is "
-            "MLQUIZ_NOW or the system clock set back?)")
+        raise ScheduleError(_(
+            "this review of {item} is dated {time}, earlier than its last review at {last}; "
+            "reviews are recorded in time order (is MLQUIZ_NOW or the system clock set back?)")
+            .format(item=item_id, time=clock.format_time(now), last=row["last_review"]))
     config = scheduler_config(store, row["kind"])
     card = _review_card(config, _card_from_row(row, now), rating, now,
                         fuzz_seed(item_id, row["reps"] + 1))
@@ -483,7 +484,7 @@ def undo_last_review(store: Store) -> Undone:
     with store.write():
         last = store.row("SELECT * FROM reviews ORDER BY id DESC LIMIT 1")
         if last is None:
-            raise ScheduleError("there is no review to take back")
+            raise ScheduleError(_("there is no review to take back"))
         store.conn.execute("UPDATE submissions SET review_id = NULL, note = 'review taken back' "
                            "WHERE review_id = ?", (last["id"],))
         store.conn.execute("DELETE FROM reviews WHERE id = ?", (last["id"],))

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 
 from mlquiz import clock
 from mlquiz.curriculum import exercises
+from mlquiz.i18n import _, pad
 from mlquiz.schedule.config import get_config, learner_day
 from mlquiz.schedule.items import KINDS, REVIEW, STATES, resolve_item
-from mlquiz.schedule.review import RATINGS, WHEN_DUE, due_today, new_count
+from mlquiz.schedule.review import RATINGS, SOURCES, WHEN_DUE, due_today, new_count
 from mlquiz.schedule.store import Store
 
 
@@ -19,10 +20,14 @@ _HISTORY_COLUMNS = ("id", "item", "kind", "reviewed_at", "rating", "source", "du
 FORMS = ("dict", "json", "text")
 
 
-def _names_sql(names: dict, column: str) -> str:
-    """A CASE expression naming the numbers of ``column`` (``RATINGS``, ``STATES``)."""
-    cases = " ".join(f"WHEN {number} THEN '{name}'" for number, name in names.items())
-    return f"CASE {column} {cases} END"
+def _names_sql(names: dict, column: str, otherwise: str = "NULL") -> str:
+    """A CASE expression naming the values of ``column`` (``RATINGS``, ``STATES``: numbers;
+    sources: text), ``otherwise`` for any other value."""
+    def literal(value) -> str:
+        return str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
+
+    cases = " ".join(f"WHEN {literal(key)} THEN {literal(name)}" for key, name in names.items())
+    return f"CASE {column} {cases} ELSE {otherwise} END"
 
 
 def _time_sql(column: str) -> str:
@@ -38,13 +43,20 @@ _TOOK_SQL = ("CASE WHEN r.duration_seconds IS NULL THEN '-' "
              "ELSE printf('%.0f d', r.duration_seconds / 86400) END")
 
 
+# The columns of a rating, a source and a state in the text form (terminal columns: a 汉字
+# is two).
+_RATING_WIDTH, _SOURCE_WIDTH, _STATE_WIDTH = 6, 9, 10
+
+
 def history_header(width: int) -> str:
-    """The header line of ``iter_history(..., form="text", width=width)``."""
-    return (f"{'time':20}  {'item':{width}}  {'rating':6}  {'source':9}  {'took':>8}  "
-            f"{'state':10}  next due")
+    """The header line of ``iter_history(..., form="text", width=width)``, in the learner's
+    language."""
+    return (f"{pad(_('time'), 20)}  {pad(_('item'), width)}  {pad(_('rating'), _RATING_WIDTH)}  "
+            f"{pad(_('source'), _SOURCE_WIDTH)}  {pad(_('took'), 8, '>')}  {pad(_('state'), _STATE_WIDTH)}  "
+            + _("next due"))
 
 
-def _history_cursor(store: Store, item, limit, since, form: str, width: int):
+def _history_cursor(store: Store, item, limit, since, form: str, width: int, names=None):
     """The query of ``iter_history``: SQLite builds each row in the form asked for (building
     200,000 rows in Python would take seconds)."""
     where, params = [], []
@@ -60,9 +72,18 @@ def _history_cursor(store: Store, item, limit, since, form: str, width: int):
     if form == "json":
         pairs = ", ".join(f"'{name}', {value}" for name, value in zip(_HISTORY_COLUMNS, values))
         select = f"json_object({pairs})"
-    elif form == "text":
-        select = (f"printf('%-20s  %-{int(width)}s  %-6s  %-9s  %8s  %-10s  %s', "
-                  f"{_time_sql('r.reviewed_at')}, r.item_id, {rating}, r.source, {_TOOK_SQL}, "
+    elif form == "text":  # the names padded here: SQLite's printf counts characters
+        names = names or {}
+        words = {"rating": RATINGS, "state": STATES, "source": {s: s for s in SOURCES}}
+        padded = {key: {value: pad(names.get(key, {}).get(value, word), size)
+                        for value, word in words[key].items()}
+                  for key, size in (("rating", _RATING_WIDTH), ("state", _STATE_WIDTH),
+                                    ("source", _SOURCE_WIDTH))}
+        rating = _names_sql(padded["rating"], "r.rating")
+        state = _names_sql(padded["state"], "r.state")
+        source = _names_sql(padded["source"], "r.source", f"printf('%-{_SOURCE_WIDTH}s', r.source)")
+        select = (f"printf('%-20s  %-{int(width)}s  %s  %s  %8s  %s  %s', "
+                  f"{_time_sql('r.reviewed_at')}, r.item_id, {rating}, {source}, {_TOOK_SQL}, "
                   f"{state}, {_time_sql('r.due')})")
     else:
         select = ", ".join(f"{value} AS {name}" for name, value in zip(_HISTORY_COLUMNS, values))
@@ -77,7 +98,8 @@ def _history_cursor(store: Store, item, limit, since, form: str, width: int):
 
 
 def iter_history(store: Store, item: str | None = None, limit: int | None = None,
-                 since: datetime | None = None, form: str = "dict", width: int = 20) -> Iterator:
+                 since: datetime | None = None, form: str = "dict", width: int = 20,
+                 names: dict | None = None) -> Iterator:
     """The review log, oldest first, read from the database as it is consumed: memory stays
     constant whatever the log's length. ``item``: one item's reviews only (an exercise or a
     card, as ``resolve_item`` reads it); ``since``: only reviews at or after that time;
@@ -86,10 +108,13 @@ def iter_history(store: Store, item: str | None = None, limit: int | None = None
     ``form``: each review as a dict of ``_HISTORY_COLUMNS`` (the ``reviews`` columns, ``item``
     for ``item_id``, with the item's ``kind``, ``rating_name`` and ``state_name``); as the
     same object in one line of JSON (``"json"``; numbers to SQLite's 15 significant digits);
-    or as a line of the table under ``history_header(width)`` (``"text"``)."""
+    or as a line of the table under ``history_header(width)`` (``"text"``; ``names``: the
+    words of its ratings, states and sources, ``{"rating": {1: "Again", ...}, "state":
+    {0: "new", ...}, "source": {"grade": ...}}``, by default ``RATINGS``, ``STATES`` and the
+    sources themselves)."""
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, not {form!r}")
-    for values in _history_cursor(store, item, limit, since, form, width):
+    for values in _history_cursor(store, item, limit, since, form, width, names):
         yield dict(zip(_HISTORY_COLUMNS, values[1:])) if form == "dict" else values[1]
 
 
@@ -107,7 +132,7 @@ def _per_day(store: Store, table_sql: str, column: str, starts: list[str], dates
     """How many rows of ``table_sql`` (a FROM clause with its WHERE) have ``column`` in each
     learner's day (``starts[i]`` to ``starts[i + 1]`` is ``dates[i]``), by ISO date: one
     range count a day, in SQLite."""
-    days = ", ".join("(?, ?, ?)" for _ in dates)
+    days = ", ".join("(?, ?, ?)" for _day in dates)
     values = [v for i, d in enumerate(dates) for v in (d.isoformat(), starts[i], starts[i + 1])]
     rows = store.conn.execute(
         f"WITH days(day, start, end) AS (VALUES {days}) SELECT day, (SELECT count(*) "
