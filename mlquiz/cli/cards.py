@@ -62,9 +62,12 @@ def _get_card(card_id: str):
     return found
 
 
-def _titles() -> dict[str, str]:
+def _titles(lang: str) -> dict[str, str]:
+    """Each topic's title: English and Chinese side by side, or only the Chinese in Chinese."""
     from mlquiz.curriculum import exercises
 
+    if lang == "zh":
+        return {ex.id: ex.title_zh for ex in exercises()}
     return {ex.id: f"{ex.title_en} · {ex.title_zh}" for ex in exercises()}
 
 
@@ -433,7 +436,7 @@ def cards(topic, as_json, lang, db):
             })
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    titles = _titles()
+    titles = _titles(lang)
     current = None
     for c in deck:
         if c.topic != current:
@@ -464,7 +467,7 @@ def card(card_id, lang, db):
     states = _state_rows(db)
     from mlquiz.cards import check
 
-    click.echo(click.style(f"{found.id}", bold=True) + f"  ({_titles().get(found.topic, found.topic)})")
+    click.echo(click.style(f"{found.id}", bold=True) + f"  ({_titles(lang).get(found.topic, found.topic)})")
     click.echo(wrap(found.question(lang)))
     click.echo(click.style(f"  {names_line(found)}", dim=True))
     _show_answer(found, check)
