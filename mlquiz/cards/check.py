@@ -1142,12 +1142,19 @@ def random_arrays(card: Card, rng: np.random.Generator, style: str = "normal") -
 
 def _numpy_message(exc: Exception) -> str:
     text = str(exc)
-    sizes = re.search(r"\(size \d+ is different from \d+\)", text)
+    sizes = re.search(r"\(size (\d+) is different from (\d+)\)", text)
     if "mismatch in its core dimension" in text:
-        return _("the shapes do not fit for @ ") + (sizes.group(0) if sizes else "")
+        if sizes:
+            return _("the shapes do not fit for @ (size {size} is different from {other})").format(
+                size=sizes.group(1), other=sizes.group(2))
+        return _("the shapes do not fit for @ ")
     if text.startswith("operands could not be broadcast together"):
-        return (_("the shapes cannot be broadcast together")
-                + text[len("operands could not be broadcast together"):])
+        rest = text[len("operands could not be broadcast together"):]
+        shapes = re.fullmatch(r" with shapes (.*)", rest, re.S)
+        if shapes:
+            return _("the shapes cannot be broadcast together with shapes {shapes}").format(
+                shapes=shapes.group(1))
+        return _("the shapes cannot be broadcast together") + rest
     return text
 
 

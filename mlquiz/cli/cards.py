@@ -94,13 +94,17 @@ def _state_rows(db) -> dict[str, dict]:
         return card_states(store)
 
 
-def _state_name(row) -> str:
-    """A card's schedule state in the learner's language: new, learning, review, relearning."""
-    from mlquiz.schedule.items import STATES
-
-    name = STATES.get(row["state"], "new") if row else "new"
+def _state_word(name: str) -> str:
+    """A schedule state (new, learning, review, relearning) in the learner's language."""
     return {"new": _("new"), "learning": _("learning"), "review": _("review"),
             "relearning": _("relearning")}.get(name, name)
+
+
+def _state_name(row) -> str:
+    """A card's schedule state, from its row (None: new), in the learner's language."""
+    from mlquiz.schedule.items import STATES
+
+    return _state_word(STATES.get(row["state"], "new") if row else "new")
 
 
 # --- review -----------------------------------------------------------------------------------
@@ -292,7 +296,7 @@ def _say_exercise(store, now, first: bool) -> None:
     if first:
         if items and items[0].kind == "exercise":
             head = items[0]
-            state = _("new") if head.new else head.state_name
+            state = _state_word("new" if head.new else head.state_name)
             click.echo(_("First comes the exercise {exercise} ({state}): `mlquiz start {exercise}`, "
                          "then `{command}`. The cards:").format(
                 exercise=head.ref, state=state,
