@@ -297,7 +297,7 @@ class _Latex:
         group without its braces, a command, or one character)."""
         i = self.skip_space(i)
         if i >= len(self.s):
-            self.fail(i, "an argument is missing at the end")
+            self.fail(i, _("an argument is missing at the end"))
         if self.s[i] == "{":
             depth = 0
             for j in range(i, len(self.s)):
@@ -307,14 +307,14 @@ class _Latex:
                     depth -= 1
                     if depth == 0:
                         return i + 1, j, j + 1
-            self.fail(i, "this '{' is never closed")
+            self.fail(i, _("this '{' is never closed"))
         if self.s[i] == "\\":
             m = re.match(r"\\([A-Za-z]+|.)", self.s[i:])
             if m is None:
-                self.fail(i, "a lone backslash")
+                self.fail(i, _("a lone backslash"))
             return i, i + len(m.group(0)), i + len(m.group(0))
         if self.s[i] == "}":
-            self.fail(i, "an argument is missing before '}'")
+            self.fail(i, _("an argument is missing before '}'"))
         return i, i + 1, i + 1
 
     def plain_letters(self, start: int, end: int) -> str:
@@ -394,7 +394,7 @@ class _Latex:
         s, out = self.s, self.out
         m = re.match(r"\\([A-Za-z]+\*?|.)", s[i:end])
         if m is None:
-            self.fail(i, "a lone backslash")
+            self.fail(i, _("a lone backslash"))
         name, j, pos = m.group(1), i + len(m.group(0)), self.pos(i)
         following = s[j] if j < len(s) else ""
         if name in ("frac", "dfrac", "tfrac"):
@@ -409,7 +409,7 @@ class _Latex:
             if k < len(s) and s[k] == "[":
                 close = s.find("]", k)
                 if close < 0:
-                    self.fail(k, "this '[' is never closed")
+                    self.fail(k, _("this '[' is never closed"))
                 out.add("(", pos)
                 j = self.group(close + 1)
                 out.add("^(1/(", pos)
