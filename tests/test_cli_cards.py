@@ -148,7 +148,7 @@ def test_a_review_in_chinese_takes_chinese_ratings_and_explains_its_verdicts(run
     assert "? 未知的名称 'z'（第 1 个字符处）" in out and "再试一次" in out
     assert "✓ 正确" in out
     assert "评分（1 重来（" in out and "已保存：困难；下次复习" in out
-    assert "已复习 4 张闪卡（1 重来, 1 困难, 1 良好, 1 简单）。" in out
+    assert "已复习 4 张闪卡（1 重来，1 困难，1 良好，1 简单）。" in out
     assert [r["rating"] for r in reviews()] == [2, 4, 1, 3]
 
 

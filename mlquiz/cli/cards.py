@@ -181,12 +181,13 @@ def _ask_rating(proposed: int | None, intervals: dict | None = None) -> int:
         from datetime import datetime, timezone
 
         now = datetime.now(timezone.utc)
-        choices = ", ".join(_("{n} {rating} ({when})").format(
+        choices = _(", ").join(_("{n} {rating} ({when})").format(
             n=n, rating=_rating(n), when=relative(now + intervals[n], now)) for n in RATING_NAMES)
     else:
-        choices = ", ".join(f"{n} {_rating(n)}" for n in RATING_NAMES)
-    prompt = _("Rate ({choices})").format(choices=choices) + (
-        f" [{proposed} {_rating(proposed)}]: " if proposed else ": ")
+        choices = _(", ").join(f"{n} {_rating(n)}" for n in RATING_NAMES)
+    prompt = (_("Rate ({choices}) [{proposal}]: ").format(
+        choices=choices, proposal=f"{proposed} {_rating(proposed)}") if proposed
+        else _("Rate ({choices}): ").format(choices=choices))
     while True:
         text = _read_line(prompt)
         _forget_line(text)
@@ -402,7 +403,7 @@ def review(topic, card_id, limit, include_new, lang, db):
         elif done == 0:
             click.echo(_("No card reviewed."))
         else:
-            summary = ", ".join(f"{n} {_rating(rating)}" for rating, n in counts.items() if n)
+            summary = _(", ").join(f"{n} {_rating(rating)}" for rating, n in counts.items() if n)
             click.echo(ngettext("Reviewed {n} card ({summary}).", "Reviewed {n} cards ({summary}).",
                                 done).format(n=done, summary=summary))
         _say_exercise(store, current_time(), first=False)
