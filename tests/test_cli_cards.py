@@ -153,9 +153,9 @@ def test_a_review_in_chinese_takes_chinese_ratings_and_explains_its_verdicts(run
 
 
 def test_a_bad_rating_in_chinese_is_asked_again_in_chinese(run):
-    result = run("review", "--lang", "zh", "--limit", "1", input="\n好\n4\n")
+    result = run("review", "--lang", "zh", "--limit", "2", input="\n好\n4\n\n３\n")
     assert result.output.count("请输入 1-4 或 重来/困难/良好/简单。") == 1
-    assert [r["rating"] for r in reviews()] == [4]
+    assert [r["rating"] for r in reviews()] == [4, 3]  # a full-width ３ is a 3
 
 
 def test_cards_and_card_in_chinese_name_states_and_topics_in_chinese(run):
@@ -185,7 +185,8 @@ def test_check_in_chinese_keeps_its_json_interface_in_english(tmp_path):
     assert out[0]["method"] in ("proof", "random points") and out[1]["method"] == "random points"
     assert out[0]["message"].startswith("正确：") and out[1]["message"].startswith("不等价：在 z = ")
     assert out[2]["message"].startswith("未知的名称 'q'（第 1 个字符处）")
-    assert out[3]["message"] == "未知的闪卡 'no.such_card'" and out[4]["message"].startswith("不是一行 JSON")
+    assert out[3]["message"] == "未知的闪卡 'no.such_card'"
+    assert out[4]["message"].startswith("不是一行 JSON")
 
 
 def test_review_in_a_real_process_with_piped_answers(tmp_path):

@@ -216,7 +216,8 @@ def _power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
 
 def _factorial(value: sympy.Expr) -> sympy.Expr:
     if not (value.is_Integer and 0 <= value <= MAX_FACTORIAL):
-        raise AnswerError(_("refused: only factorials of whole numbers up to {n} are computed.").format(n=MAX_FACTORIAL))
+        raise AnswerError(_("refused: only factorials of whole numbers up to {n} are computed.").format(
+            n=MAX_FACTORIAL))
     return sympy.factorial(value)
 
 
@@ -828,7 +829,8 @@ def _call(name: str, node: ast.Call, first, env: dict):
         if rest:
             axis = _literal_int(rest[0])
             if axis is None or len(rest) > 1 or "axis" in kwargs:
-                raise AnswerError(_("{name}: the second argument is the axis, a whole number.").format(name=name))
+                raise AnswerError(_("{name}: the second argument is the axis, a whole number.").format(
+                    name=name))
             kwargs["axis"] = axis
         if "ddof" in kwargs and name not in ("var", "std"):
             raise AnswerError(_("ddof= belongs to var and std."))
@@ -845,7 +847,8 @@ def _call(name: str, node: ast.Call, first, env: dict):
         return np.reshape(_plain(first), sizes)
     if name in ("ones", "zeros"):
         if len(rest) != 1:
-            raise AnswerError(_("{name} takes one size or a tuple of sizes: {name}(N).").format(name=name))
+            raise AnswerError(_("{name} takes one size or a tuple of sizes: {name}(N).").format(
+                name=name))
         return (np.ones if name == "ones" else np.zeros)(_sizes(rest[0], env))
     if name == ROWS:
         value = _plain(_eval(rest[0], env))
@@ -870,7 +873,8 @@ def _call(name: str, node: ast.Call, first, env: dict):
     if name == "factorial":
         n = _whole(args[0], _("a factorial's argument")) if len(args) == 1 else -1
         if not 0 <= n <= MAX_FACTORIAL:
-            raise AnswerError(_("refused: only factorials of whole numbers up to {n} are computed.").format(n=MAX_FACTORIAL))
+            raise AnswerError(_("refused: only factorials of whole numbers up to {n} are computed.").format(
+                n=MAX_FACTORIAL))
         return np.float64(math.factorial(n))
     if name == "sigma":
         if len(args) != 1:

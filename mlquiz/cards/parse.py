@@ -619,7 +619,8 @@ def tokenize(
                         at=_at(pos)))
                 tokens.append(Token("str", value[1:-1], pos))
                 continue
-            raise AnswerError(_("refused: quotes (strings){at} are not allowed in an answer.").format(at=_at(pos)))
+            raise AnswerError(_("refused: quotes (strings){at} are not allowed in an answer.").format(
+                at=_at(pos)))
         if kind == "op" and value == ":" and mode == "scalar":
             raise AnswerError(_("refused: {value!r}{at} (indexing, slicing) is not supported in formulas.").format(
                 value=value, at=_at(pos)))
@@ -633,7 +634,8 @@ def tokenize(
             i += 1  # a transpose of a scalar is the scalar
             continue
         if kind == "op" and value == "⊤":
-            raise AnswerError(_("a transpose sign{at} must follow what it transposes.").format(at=_at(pos)))
+            raise AnswerError(_("a transpose sign{at} must follow what it transposes.").format(
+                at=_at(pos)))
         if kind == "op" and value == ".":
             attr = nxt.value if nxt.kind == "name" else ""
             if attr:
@@ -1100,12 +1102,14 @@ def validate_tree(tree: ast.AST, *, mode: str, names, functions=None) -> None:
                     raise AnswerError(_("{name!r} is not a function.").format(name=func.id))
             elif isinstance(func, ast.Attribute):
                 if func.attr not in ARRAY_METHODS:
-                    raise AnswerError(_("refused: .{name}() is not an allowed method.").format(name=func.attr))
+                    raise AnswerError(_("refused: .{name}() is not an allowed method.").format(
+                        name=func.attr))
             else:
                 raise AnswerError(_("refused: only named functions can be called."))
             for kw in node.keywords:
                 if kw.arg not in KEYWORD_ARGUMENTS:
-                    raise AnswerError(_("refused: keyword argument {name!r} is not allowed.").format(name=kw.arg))
+                    raise AnswerError(_("refused: keyword argument {name!r} is not allowed.").format(
+                        name=kw.arg))
     strings = {id(node.args[0]) for node in ast.walk(tree) if isinstance(node, ast.Call)
                and isinstance(node.func, ast.Name) and node.func.id == "einsum" and node.args}
     for node in ast.walk(tree):

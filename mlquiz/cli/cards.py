@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import unicodedata
 from pathlib import Path
 
 import click
@@ -191,7 +192,7 @@ def _ask_rating(proposed: int | None, intervals: dict | None = None) -> int:
     while True:
         text = _read_line(prompt)
         _forget_line(text)
-        text = text.strip().lower()
+        text = unicodedata.normalize("NFKC", text).strip().lower()  # full-width ３ is 3
         if not text and proposed:
             return proposed
         if text in _RATING_WORDS:
