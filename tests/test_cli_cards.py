@@ -135,6 +135,60 @@ def test_questions_in_chinese(run):
     assert result.exit_code == 2
 
 
+def test_a_review_in_chinese_takes_chinese_ratings_and_explains_its_verdicts(run):
+    answers = ("x + W\n困难\n"            # wrong: shapes that do not broadcast; rated by word
+               "dz @ W\n简单\n"             # wrong: the sizes of @ do not fit
+               "dz.T @ x\n\n"               # wrong shape; the proposal (重来) taken with Enter
+               "z + 1\nsum(dz, axis=0)\n\n")  # refused (an unknown name), retyped: correct
+    result = run("review", "--lang", "zh", "--limit", "4", input=answers)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "✗ 不等价" in out and "形状无法相互广播：(" in out and "[随机数组检验]" in out
+    assert "形状不满足 @ 的要求（维度 " in out and "你的答案形状为 (" in out
+    assert "? 未知的名称 'z'（第 1 个字符处）" in out and "再试一次" in out
+    assert "✓ 正确" in out
+    assert "评分（1 重来（" in out and "已保存：困难；下次复习" in out
+    assert "已复习 4 张闪卡（1 重来，1 困难，1 良好，1 简单）。" in out
+    assert [r["rating"] for r in reviews()] == [2, 4, 1, 3]
+
+
+def test_a_bad_rating_in_chinese_is_asked_again_in_chinese(run):
+    result = run("review", "--lang", "zh", "--limit", "2", input="\n好\n4\n\n３\n")
+    assert result.output.count("请输入 1-4 或 重来/困难/良好/简单。") == 1
+    assert [r["rating"] for r in reviews()] == [4, 3]  # a full-width ３ is a 3
+
+
+def test_cards_and_card_in_chinese_name_states_and_topics_in_chinese(run):
+    run("review", "--limit", "1", input="\n3\n")
+    listing = run("cards", "--topic", "backprop", "--lang", "zh").output
+    assert "backprop — 反向传播" in listing and "Backpropagation" not in listing
+    assert "[学习中，2026-03-02 08:10 UTC 到期]" in listing and "[新]" in listing
+    assert "共 17 张闪卡。" in listing
+    shown = run("card", "backprop.dense_forward", "--lang", "zh").output
+    assert "答案：" in shown and "数组：x (N, D_in)" in shown and "复习计划：学习中，" in shown
+    assert "Schedule" not in shown and "Answer" not in shown
+
+
+def test_check_in_chinese_keeps_its_json_interface_in_english(tmp_path):
+    lines = ['{"card": "logistic_regression.sigmoid", "answer": "1/(1+exp(-z))"}',
+             '{"card": "logistic_regression.sigmoid", "answer": "exp(z)"}',
+             '{"card": "logistic_regression.sigmoid", "answer": "q + 1"}',
+             '{"card": "no.such_card", "answer": "1"}', "[1, 2"]
+    env = {**os.environ, "MLQUIZ_DB": str(tmp_path / "real.db"), "MLQUIZ_LANG": "zh"}
+    result = subprocess.run([sys.executable, "-m", "mlquiz", "check"],
+                            input="\n".join(lines) + "\n", capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [set(o) for o in out] == [{"card", "answer", "status", "method", "message", "seconds"}] * 5
+    assert [o["status"] for o in out] == ["correct", "wrong", "invalid", "invalid", "invalid"]
+    assert out[0]["method"] in ("proof", "random points") and out[1]["method"] == "random points"
+    assert out[0]["message"].startswith("正确：") and out[1]["message"].startswith("不等价：在 z = ")
+    assert out[2]["message"].startswith("未知的名称 'q'（第 1 个字符处）")
+    assert out[3]["message"] == "未知的闪卡 'no.such_card'"
+    assert out[4]["message"].startswith("不是一行 JSON")
+
+
 def test_review_in_a_real_process_with_piped_answers(tmp_path):
     env = {**os.environ, "MLQUIZ_DB": str(tmp_path / "real.db"), "MLQUIZ_NOW": NOW}
     env.pop("MLQUIZ_LANG", None)

@@ -44,6 +44,7 @@ import sympy
 
 from mlquiz.cards.deck import Card, get_card, latex_to_text
 from mlquiz.cards.parse import JUXTAPOSE, ROWS, SCALAR_FUNCTIONS, AnswerError, parse_answer
+from mlquiz.i18n import _
 
 #: CPU seconds the whole check of one typed answer may take (reading, building, evaluating)
 ANSWER_CPU_SECONDS = 0.8
@@ -77,7 +78,6 @@ _ASSUMPTIONS = {
     "sign": {"real": True, "nonzero": True},
 }
 _FLOAT_MAX = 1.7976931348623157e308
-_EULER_NOTE = " (e was read as Euler's number, 2.718…)"
 
 
 @dataclass(frozen=True)
@@ -208,15 +208,16 @@ def _power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
     if base.is_Number and exponent.is_Number and base != 0:
         size = max(abs(sympy.Rational(base).p), sympy.Rational(base).q) if base.is_Rational else 2
         if abs(float(exponent)) * math.log2(max(size, 2)) > MAX_POWER_BITS:
-            raise AnswerError("refused: that power is too large to compute.")
+            raise AnswerError(_("refused: that power is too large to compute."))
     if exponent.is_Number and abs(exponent) > 1000:
-        raise AnswerError("refused: exponents above 1000 are not allowed.")
+        raise AnswerError(_("refused: exponents above 1000 are not allowed."))
     return base**exponent
 
 
 def _factorial(value: sympy.Expr) -> sympy.Expr:
     if not (value.is_Integer and 0 <= value <= MAX_FACTORIAL):
-        raise AnswerError(f"refused: only factorials of whole numbers up to {MAX_FACTORIAL} are computed.")
+        raise AnswerError(_("refused: only factorials of whole numbers up to {n} are computed.").format(
+            n=MAX_FACTORIAL))
     return sympy.factorial(value)
 
 
@@ -227,7 +228,7 @@ def _is_condition(value) -> bool:
 
 def _condition(condition):
     if not _is_condition(condition):
-        raise AnswerError("the indicator I(...) and where(...) take a condition first, e.g. I(y f < 1).")
+        raise AnswerError(_("the indicator I(...) and where(...) take a condition first, e.g. I(y f < 1)."))
     return condition
 
 
@@ -266,14 +267,14 @@ def _build(node: ast.AST, table: dict[str, sympy.Expr]):
             return sympy.E
         if node.id == "pi":
             return sympy.pi
-        raise AnswerError(f"unknown name {node.id!r}.")
+        raise AnswerError(_("unknown name {name!r}.").format(name=node.id))
     if isinstance(node, ast.UnaryOp):
         value = _build(node.operand, table)
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp):
         left, right = _build(node.left, table), _build(node.right, table)
         if _is_condition(left) or _is_condition(right):
-            raise AnswerError("a condition (<, ==, ...) only goes inside the indicator I(...).")
+            raise AnswerError(_("a condition (<, ==, ...) only goes inside the indicator I(...)."))
         if isinstance(node.op, ast.Add):
             return left + right
         if isinstance(node.op, ast.Sub):
@@ -291,9 +292,9 @@ def _build(node: ast.AST, table: dict[str, sympy.Expr]):
         args = [_build(arg, table) for arg in node.args]
         counts = SCALAR_FUNCTIONS[name]
         if (counts is None and len(args) < 2) or (counts is not None and len(args) not in counts):
-            raise AnswerError(f"{name} does not take {len(args)} argument(s).")
+            raise AnswerError(_("{name} does not take {n} argument(s).").format(name=name, n=len(args)))
         return _SCALAR_CALLS[name](*args)
-    raise AnswerError(f"refused: {type(node).__name__} is not allowed in a formula.")
+    raise AnswerError(_("refused: {what} is not allowed in a formula.").format(what=type(node).__name__))
 
 
 def _uses_euler(tree: ast.AST, names) -> bool:
@@ -308,9 +309,9 @@ def _formula_tree(text: str, card: Card, table, latex: bool | None = None) -> as
 def _formula(tree: ast.Expression, table) -> sympy.Expr:
     expr = _build(tree, table)
     if not isinstance(expr, sympy.Expr):
-        raise AnswerError("type a formula, not an equation or a condition.")
+        raise AnswerError(_("type a formula, not an equation or a condition."))
     if any(number.is_finite and abs(number) > _FLOAT_MAX for number in expr.atoms(sympy.Number)):
-        raise AnswerError("refused: the answer holds a number beyond the range of floating-point numbers.")
+        raise AnswerError(_("refused: the answer holds a number beyond the range of floating-point numbers."))
     return expr
 
 
@@ -332,7 +333,7 @@ def latex_to_sympy(latex: str, card: Card, table: dict[str, sympy.Symbol] | None
         with cpu_limit(seconds):
             return _formula(_formula_tree(latex, card, table, latex=True), table)
     except _Timeout:
-        raise AnswerError("refused: this LaTeX needs too much computation to read.") from None
+        raise AnswerError(_("refused: this LaTeX needs too much computation to read.")) from None
 
 
 def _substitute_derived(expr: sympy.Expr, card: Card, table) -> sympy.Expr:
@@ -599,27 +600,27 @@ def compare_formulas(
         except _Undefined:
             return Verdict(
                 "wrong", "random points",
-                f"Not equivalent: at {_describe_point(env)} the expected answer is {want:.6g}, "
-                "but yours is undefined there.",
+                _("Not equivalent: at {point} the expected answer is {want:.6g}, but yours is "
+                  "undefined there.").format(point=_describe_point(env), want=want),
             )
         if abs(got - want) > RTOL * max(1.0, abs(want)):
             return Verdict(
                 "wrong", "random points",
-                f"Not equivalent: at {_describe_point(env)} the expected answer is {want:.6g}, "
-                f"yours is {got:.6g}.",
+                _("Not equivalent: at {point} the expected answer is {want:.6g}, yours is "
+                  "{got:.6g}.").format(point=_describe_point(env), want=want, got=got),
             )
         agreed += 1
         if agreed >= N_POINTS:
             break
     if agreed < N_POINTS // 4:
-        return Verdict("invalid", "", "The expected answer could not be evaluated at enough points.")
+        return Verdict("invalid", "", _("The expected answer could not be evaluated at enough points."))
     if prove_zero(expected - given, proof_seconds):
-        return Verdict("correct", "proof", "Correct: sympy proved your answer equal to the expected one.")
+        return Verdict("correct", "proof", _("Correct: sympy proved your answer equal to the expected one."))
     return Verdict(
         "correct", "random points",
-        f"Correct: sympy's simplification was inconclusive (or ran out of its {proof_seconds:g} s), "
-        f"but your answer agrees with the expected one at {agreed} random points, zeros, ties "
-        "and large values included.",
+        _("Correct: sympy's simplification was inconclusive (or ran out of its {seconds:g} s), "
+          "but your answer agrees with the expected one at {n} random points, zeros, ties and "
+          "large values included.").format(seconds=proof_seconds, n=agreed),
     )
 
 
@@ -664,7 +665,9 @@ class _TextbookSum:
         self.value = np.sum(term, axis=0)
 
 
-_IDENTITY_USE = "I (the identity matrix) can only be scaled, added to a square matrix or multiply a matrix."
+def _identity_misuse() -> AnswerError:
+    return AnswerError(_("I (the identity matrix) can only be scaled, added to a square matrix or "
+                         "multiply a matrix."))
 
 #: functions applied element by element (with numpy's broadcasting)
 _ELEMENTWISE = {
@@ -691,7 +694,7 @@ _REDUCE = {
 
 def _guard_size(elements: int) -> None:
     if elements > MAX_ELEMENTS:
-        raise AnswerError(f"refused: the answer builds an array of {elements:,} elements.")
+        raise AnswerError(_("refused: the answer builds an array of {n:,} elements.").format(n=elements))
 
 
 def _guard_broadcast(*values) -> None:
@@ -705,7 +708,8 @@ def _guard_broadcast(*values) -> None:
 
 def _guard_flops(flops: int) -> None:
     if flops > MAX_FLOPS:
-        raise AnswerError(f"refused: the answer needs {flops:,} multiplications (at most {MAX_FLOPS:,}).")
+        raise AnswerError(_("refused: the answer needs {n:,} multiplications (at most {limit:,}).").format(
+            n=flops, limit=MAX_FLOPS))
 
 
 def _guard_product(name: str, args: list) -> None:
@@ -729,13 +733,16 @@ def _numeric(value):
     return array.astype(float) if array.dtype == bool else value
 
 
-def _plain(value, what: str = "this function"):
+def _plain(value, what: str | None = None):
+    """``value`` as a plain number or array; ``what`` receives it (a function's name), for
+    the message when it is a shape."""
     if isinstance(value, _TextbookSum):
         return value.value
     if isinstance(value, Identity):
-        raise AnswerError(_IDENTITY_USE)
+        raise _identity_misuse()
     if isinstance(value, tuple):
-        raise AnswerError(f"a shape (x.shape) is a list of sizes: index it, e.g. x.shape[0], before {what}.")
+        raise AnswerError(_("a shape (x.shape) is a list of sizes: index it, e.g. x.shape[0], "
+                            "before {what}.").format(what=what or _("this function")))
     return _numeric(value)
 
 
@@ -754,16 +761,16 @@ def _keywords(node: ast.Call) -> dict:
         if kw.arg in ("axis", "ddof"):
             value = _literal_int(kw.value)
             if value is None:
-                raise AnswerError(f"{kw.arg}= takes a whole number, e.g. {kw.arg}=0.")
+                raise AnswerError(_("{name}= takes a whole number, e.g. {name}=0.").format(name=kw.arg))
             out[kw.arg] = value
         elif kw.arg == "ord":
             value = _literal_int(kw.value)
             if value is None:
-                raise AnswerError("ord= takes a whole number, e.g. norm(w, ord=1).")
+                raise AnswerError(_("ord= takes a whole number, e.g. norm(w, ord=1)."))
             out["ord"] = value
         elif kw.arg == "keepdims":
             if not (isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool)):
-                raise AnswerError("keepdims= takes True or False.")
+                raise AnswerError(_("keepdims= takes True or False."))
             out["keepdims"] = kw.value.value
     return out
 
@@ -771,16 +778,16 @@ def _keywords(node: ast.Call) -> dict:
 def _whole(value, what: str) -> int:
     number = float(np.asarray(_plain(value))) if np.ndim(_plain(value)) == 0 else math.nan
     if not number.is_integer():
-        raise AnswerError(f"{what} must be a whole number.")
+        raise AnswerError(_("{what} must be a whole number.").format(what=what))
     return int(number)
 
 
 def _sizes(node: ast.AST, env: dict) -> tuple[int, ...]:
     """The shape argument of ones/zeros: a size or a tuple of sizes."""
     nodes = node.elts if isinstance(node, ast.Tuple) else [node]
-    sizes = tuple(_whole(_eval(n, env), "a size") for n in nodes)
+    sizes = tuple(_whole(_eval(n, env), _("a size")) for n in nodes)
     if any(s < 0 for s in sizes):
-        raise AnswerError("sizes cannot be negative.")
+        raise AnswerError(_("sizes cannot be negative."))
     _guard_size(math.prod(sizes))
     return sizes
 
@@ -788,10 +795,10 @@ def _sizes(node: ast.AST, env: dict) -> tuple[int, ...]:
 def _einsum(args: list, node: ast.Call):
     subscripts, arrays = args[0], [_plain(a) for a in args[1:]]
     if not isinstance(subscripts, str) or not arrays:
-        raise AnswerError("einsum takes its subscripts in quotes, then the arrays: einsum('ij,j->i', X, w).")
+        raise AnswerError(_("einsum takes its subscripts in quotes, then the arrays: einsum('ij,j->i', X, w)."))
     inputs = subscripts.replace(" ", "").split("->")[0].split(",")
     if len(inputs) != len(arrays) or any(len(s) != np.ndim(a) for s, a in zip(inputs, arrays)):
-        raise AnswerError("einsum: the subscripts do not match the arrays' dimensions.")
+        raise AnswerError(_("einsum: the subscripts do not match the arrays' dimensions."))
     sizes = {}
     for letters, array in zip(inputs, arrays):
         sizes.update(zip(letters, np.shape(array)))
@@ -811,35 +818,37 @@ def _call(name: str, node: ast.Call, first, env: dict):
             return (np.maximum if name == "max" else np.minimum)(a, b)
         if first is None:
             if not rest:
-                raise AnswerError(f"{name} needs an argument.")
+                raise AnswerError(_("{name} needs an argument.").format(name=name))
             first = _eval(rest.pop(0), env)
         args = [_plain(first, name)]
         if rest and name == "norm":
             order = rest.pop(0)
             if not isinstance(order, ast.Constant) or isinstance(order.value, bool) or rest:
-                raise AnswerError("norm takes an array and optionally the order, a number: norm(w, 1).")
+                raise AnswerError(_("norm takes an array and optionally the order, a number: norm(w, 1)."))
             kwargs["ord"] = order.value
         if rest:
             axis = _literal_int(rest[0])
             if axis is None or len(rest) > 1 or "axis" in kwargs:
-                raise AnswerError(f"{name}: the second argument is the axis, a whole number.")
+                raise AnswerError(_("{name}: the second argument is the axis, a whole number.").format(
+                    name=name))
             kwargs["axis"] = axis
         if "ddof" in kwargs and name not in ("var", "std"):
-            raise AnswerError("ddof= belongs to var and std.")
+            raise AnswerError(_("ddof= belongs to var and std."))
         if "ord" in kwargs and name != "norm":
-            raise AnswerError("ord= belongs to norm.")
+            raise AnswerError(_("ord= belongs to norm."))
         return _REDUCE[name](*args, **kwargs)
     if kwargs:
-        raise AnswerError(f"{name} takes no keyword arguments here.")
+        raise AnswerError(_("{name} takes no keyword arguments here.").format(name=name))
     if name == "reshape" and first is not None:
         sizes = [_literal_int(n) for n in rest[0].elts] if len(rest) == 1 and isinstance(rest[0], ast.Tuple) \
             else [_literal_int(n) for n in rest]
         if not sizes or None in sizes:
-            raise AnswerError("reshape takes whole numbers, e.g. .reshape(-1, 1).")
+            raise AnswerError(_("reshape takes whole numbers, e.g. .reshape(-1, 1)."))
         return np.reshape(_plain(first), sizes)
     if name in ("ones", "zeros"):
         if len(rest) != 1:
-            raise AnswerError(f"{name} takes one size or a tuple of sizes: {name}(N).")
+            raise AnswerError(_("{name} takes one size or a tuple of sizes: {name}(N).").format(
+                name=name))
         return (np.ones if name == "ones" else np.zeros)(_sizes(rest[0], env))
     if name == ROWS:
         value = _plain(_eval(rest[0], env))
@@ -859,30 +868,31 @@ def _call(name: str, node: ast.Call, first, env: dict):
     args = [_plain(a, name) for a in args]
     if name == "len":
         if len(args) != 1 or np.ndim(args[0]) == 0:
-            raise AnswerError("len takes one array.")
+            raise AnswerError(_("len takes one array."))
         return np.float64(len(args[0]))
     if name == "factorial":
-        n = _whole(args[0], "a factorial's argument") if len(args) == 1 else -1
+        n = _whole(args[0], _("a factorial's argument")) if len(args) == 1 else -1
         if not 0 <= n <= MAX_FACTORIAL:
-            raise AnswerError(f"refused: only factorials of whole numbers up to {MAX_FACTORIAL} are computed.")
+            raise AnswerError(_("refused: only factorials of whole numbers up to {n} are computed.").format(
+                n=MAX_FACTORIAL))
         return np.float64(math.factorial(n))
     if name == "sigma":
         if len(args) != 1:
-            raise AnswerError("sigma takes one argument.")
+            raise AnswerError(_("sigma takes one argument."))
         return 1.0 / (1.0 + np.exp(-np.asarray(args[0], dtype=float)))
     if name == "indicator":
         if len(args) != 1:
-            raise AnswerError("the indicator I(...) takes one condition.")
+            raise AnswerError(_("the indicator I(...) takes one condition."))
         return np.asarray(args[0], dtype=float)
     if name == "where":
         if len(args) != 3:
-            raise AnswerError("where takes three arguments: where(condition, a, b).")
+            raise AnswerError(_("where takes three arguments: where(condition, a, b)."))
         _guard_broadcast(*args)
         return np.where(np.asarray(args[0]) != 0, args[1], args[2])
     if name == "eye":
         size = float(np.asarray(args[0])) if len(args) == 1 and np.ndim(args[0]) == 0 else -1.0
         if not (size.is_integer() and 1 <= size <= 1000):
-            raise AnswerError("eye takes one whole number between 1 and 1000, e.g. eye(D).")
+            raise AnswerError(_("eye takes one whole number between 1 and 1000, e.g. eye(D)."))
         return np.eye(int(size))
     if name in _LINEAR_ALGEBRA:
         _guard_product(name, args)
@@ -902,7 +912,7 @@ def _identity_op(op: ast.operator, left, right):
             return Identity(left.scale + right.scale if isinstance(op, ast.Add) else left.scale - right.scale)
         if isinstance(op, (ast.Mult, ast.MatMult, JUXTAPOSE)):
             return Identity(left.scale * right.scale)
-        raise AnswerError(_IDENTITY_USE)
+        raise _identity_misuse()
     identity, other = (left, right) if isinstance(left, Identity) else (right, left)
     other = _plain(other)
     if np.ndim(other) == 0:
@@ -910,7 +920,7 @@ def _identity_op(op: ast.operator, left, right):
             return Identity(identity.scale * other if not isinstance(op, ast.Div) else identity.scale / other)
         if isinstance(op, ast.Pow) and identity is left:
             return Identity(identity.scale ** other)
-        raise AnswerError(_IDENTITY_USE)
+        raise _identity_misuse()
     square = np.ndim(other) == 2 and other.shape[0] == other.shape[1]
     if isinstance(op, (ast.Add, ast.Sub)) and square:
         matrix = identity.matrix(other.shape[0])
@@ -920,7 +930,7 @@ def _identity_op(op: ast.operator, left, right):
         return identity.scale * other
     if isinstance(op, ast.Mult) and square:
         return other * identity.matrix(other.shape[0])
-    raise AnswerError(_IDENTITY_USE)
+    raise _identity_misuse()
 
 
 def _fits_matmul(a, b) -> bool:
@@ -982,7 +992,7 @@ def _binary(node: ast.BinOp, left, right, in_sum: bool = False):
     result = _BINARY[type(node.op)](left, right)
     if isinstance(node.op, ast.Pow) and np.ndim(result) == 0 and np.isinf(result) \
             and np.isfinite(left) and np.isfinite(right):
-        raise AnswerError("refused: that power is too large to compute.")
+        raise AnswerError(_("refused: that power is too large to compute."))
     return result
 
 
@@ -990,7 +1000,7 @@ def _index(node: ast.AST, env: dict):
     """One index of a subscript: a slice of whole numbers, None (a new axis), a whole number
     or a mask (a comparison)."""
     if isinstance(node, ast.Slice):
-        parts = [None if n is None else _whole(_eval(n, env), "a slice bound")
+        parts = [None if n is None else _whole(_eval(n, env), _("a slice bound"))
                  for n in (node.lower, node.upper, node.step)]
         return slice(*parts)
     if isinstance(node, ast.Constant) and node.value is None:
@@ -998,13 +1008,13 @@ def _index(node: ast.AST, env: dict):
     value = _eval(node, env)
     if isinstance(value, np.ndarray) and value.dtype == bool:
         return value
-    return _whole(value, "an index (or a mask such as w[pred != y])")
+    return _whole(value, _("an index (or a mask such as w[pred != y])"))
 
 
 def _subscript(node: ast.Subscript, env: dict):
     value = _eval(node.value, env)
     if isinstance(value, tuple):  # x.shape[0]
-        return np.float64(value[_whole(_eval(node.slice, env), "an index of a shape")])
+        return np.float64(value[_whole(_eval(node.slice, env), _("an index of a shape"))])
     value = _plain(value)
     parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
     index = tuple(_index(part, env) for part in parts)
@@ -1027,7 +1037,7 @@ def _eval(node: ast.AST, env: dict):
             return np.float64(math.pi)
         if node.id == "I":
             return Identity()
-        raise AnswerError(f"unknown name {node.id!r}.")
+        raise AnswerError(_("unknown name {name!r}.").format(name=node.id))
     if isinstance(node, ast.UnaryOp):
         value = _eval(node.operand, env)
         if isinstance(value, Identity):
@@ -1060,7 +1070,7 @@ def _eval(node: ast.AST, env: dict):
         if isinstance(node.func, ast.Name):
             return _call(node.func.id, node, None, env)
         return _call(node.func.attr, node, _eval(node.func.value, env), env)
-    raise AnswerError(f"refused: {type(node).__name__} is not allowed.")
+    raise AnswerError(_("refused: {what} is not allowed.").format(what=type(node).__name__))
 
 
 def _array_tree(text: str, card: Card) -> ast.Expression:
@@ -1073,9 +1083,9 @@ def _array_value(tree: ast.Expression, env: dict) -> np.ndarray:
     if isinstance(value, _TextbookSum):
         value = value.value
     if isinstance(value, Identity):
-        raise AnswerError("the answer is the identity matrix I alone: its size is unknown; write eye(D).")
+        raise AnswerError(_("the answer is the identity matrix I alone: its size is unknown; write eye(D)."))
     if isinstance(value, (tuple, str)) or value is None:
-        raise AnswerError("the answer must be a number or an array.")
+        raise AnswerError(_("the answer must be a number or an array."))
     return np.asarray(value, dtype=float)
 
 
@@ -1136,16 +1146,30 @@ def random_arrays(card: Card, rng: np.random.Generator, style: str = "normal") -
 
 def _numpy_message(exc: Exception) -> str:
     text = str(exc)
-    sizes = re.search(r"\(size \d+ is different from \d+\)", text)
+    sizes = re.search(r"\(size (\d+) is different from (\d+)\)", text)
     if "mismatch in its core dimension" in text:
-        return "the shapes do not fit for @ " + (sizes.group(0) if sizes else "")
+        if sizes:
+            return _("the shapes do not fit for @ (size {size} is different from {other})").format(
+                size=sizes.group(1), other=sizes.group(2))
+        return _("the shapes do not fit for @ ")
     if text.startswith("operands could not be broadcast together"):
-        return "the shapes cannot be broadcast together" + text[len("operands could not be broadcast together"):]
+        rest = text[len("operands could not be broadcast together"):]
+        shapes = re.fullmatch(r" with shapes (.*)", rest, re.S)
+        if shapes:
+            return _("the shapes cannot be broadcast together with shapes {shapes}").format(
+                shapes=shapes.group(1))
+        return _("the shapes cannot be broadcast together") + rest
     return text
 
 
+def _draw_name(style: str) -> str:
+    """The name of a draw of random arrays (``ARRAY_DRAWS``) in the learner's language."""
+    return {"normal": _("normal"), "integer": _("integer"), "sparse": _("sparse"),
+            "large": _("large")}.get(style, style)
+
+
 def _dims_text(sizes: dict[str, int]) -> str:
-    return ", ".join(f"{name}={size}" for name, size in sizes.items()) or "scalars"
+    return ", ".join(f"{name}={size}" for name, size in sizes.items()) or _("scalars")
 
 
 def compare_arrays(card: Card, text: str, *, seed: int | None = None) -> Verdict:
@@ -1171,34 +1195,37 @@ def compare_arrays(card: Card, text: str, *, seed: int | None = None) -> Verdict
         except (ValueError, TypeError, IndexError, ArithmeticError, np.linalg.LinAlgError) as exc:
             return Verdict(
                 "wrong", "random arrays",
-                f"Not equivalent: on arrays of the declared shapes ({_dims_text(sizes)}) your answer "
-                f"fails: {_numpy_message(exc)}",
+                _("Not equivalent: on arrays of the declared shapes ({sizes}) your answer fails: "
+                  "{error}").format(sizes=_dims_text(sizes), error=_numpy_message(exc)),
             )
         if got.shape != expected.shape:
             return Verdict(
                 "wrong", "random arrays",
-                f"Not equivalent: with {_dims_text(sizes)} your answer has shape {got.shape}, "
-                f"the expected one {expected.shape}.",
+                _("Not equivalent: with {sizes} your answer has shape {got}, the expected one "
+                  "{want}.").format(sizes=_dims_text(sizes), got=got.shape, want=expected.shape),
             )
         if not np.all(np.isfinite(got[defined])):
             return Verdict("wrong", "random arrays",
-                           "Not equivalent: your answer is undefined (not finite) where the expected one "
-                           f"is defined ({style} draw, {_dims_text(sizes)}).")
+                           _("Not equivalent: your answer is undefined (not finite) where the "
+                             "expected one is defined ({style} draw, {sizes}).").format(
+                               style=_draw_name(style), sizes=_dims_text(sizes)))
         want = expected[defined]
         scale = 1.0 + float(np.max(np.abs(want))) if want.size else 1.0
         if not np.allclose(got[defined], want, rtol=RTOL * 10, atol=RTOL * scale):
             worst = float(np.max(np.abs(got[defined] - want))) if want.size else 0.0
             return Verdict(
                 "wrong", "random arrays",
-                f"Not equivalent: on random arrays ({style} draw, {_dims_text(sizes)}) your values "
-                f"differ from the expected ones by up to {worst:.3g}.",
+                _("Not equivalent: on random arrays ({style} draw, {sizes}) your values differ "
+                  "from the expected ones by up to {worst:.3g}.").format(
+                    style=_draw_name(style), sizes=_dims_text(sizes), worst=worst),
             )
     if used < 2:
-        return Verdict("invalid", "", "The expected answer could not be evaluated on enough random arrays.")
+        return Verdict("invalid", "", _("The expected answer could not be evaluated on enough random arrays."))
     return Verdict(
         "correct", "random arrays",
-        f"Correct: your expression equals the expected one on {used} draws of random arrays "
-        "of the declared shapes (integer draws with ties and zeros, and large values, included).",
+        _("Correct: your expression equals the expected one on {n} draws of random arrays of "
+          "the declared shapes (integer draws with ties and zeros, and large values, "
+          "included).").format(n=used),
     )
 
 
@@ -1218,7 +1245,7 @@ def _check(card: Card, text: str, seed: int | None, proof_seconds: float) -> Ver
         verdict = compare_formulas(expected, given, domains, seed=seed, proof_seconds=proof_seconds)
         names = set(table)
     if _uses_euler(tree, names):
-        return Verdict(verdict.status, verdict.method, verdict.message + _EULER_NOTE)
+        return Verdict(verdict.status, verdict.method, verdict.message + _(" (e was read as Euler's number, 2.718…)"))
     return verdict
 
 
@@ -1227,19 +1254,21 @@ def check_answer(card: Card, text: str, *, seed: int | None = None, proof_second
     """Check a typed answer against ``card`` within ``cpu_seconds`` of CPU time; never raises
     for bad input (the verdict says)."""
     if card.kind == "display":
-        return Verdict("unchecked", "", "This card is not checked automatically: compare with the answer.")
+        return Verdict("unchecked", "", _("This card is not checked automatically: compare with the answer."))
     try:
         with cpu_limit(cpu_seconds):
             return _check(card, text, seed, proof_seconds)
     except _Timeout:
-        return Verdict("invalid", "", f"refused: checking this answer needs more than {cpu_seconds:g} s of "
-                       "computation; type a simpler form.")
+        return Verdict("invalid", "", _("refused: checking this answer needs more than {seconds:g} s "
+                                        "of computation; type a simpler form.").format(
+                                            seconds=cpu_seconds))
     except AnswerError as exc:
         return Verdict("invalid", "", str(exc))
     except RecursionError:
-        return Verdict("invalid", "", "The answer is nested too deeply.")
+        return Verdict("invalid", "", _("The answer is nested too deeply."))
     except Exception as exc:  # noqa: BLE001 - a typed answer never ends a session with a traceback
-        return Verdict("invalid", "", f"The answer could not be evaluated ({type(exc).__name__}: {exc}).")
+        return Verdict("invalid", "", _("The answer could not be evaluated ({error}).").format(
+            error=f"{type(exc).__name__}: {exc}"))
 
 
 def check_request(line: str) -> dict:
@@ -1251,20 +1280,22 @@ def check_request(line: str) -> dict:
     try:
         request = json.loads(line)
     except ValueError as exc:
-        request, problem = {}, f"not a JSON line ({exc.msg})"
+        request, problem = {}, _("not a JSON line ({error})").format(error=exc.msg)
     else:
         problem = ""
     if not problem and not (isinstance(request, dict) and isinstance(request.get("card"), str)
                             and isinstance(request.get("answer"), str)):
-        problem = 'expected a JSON object {"card": ID, "answer": TEXT} with two strings'
+        problem = _("expected a JSON object {example} with two strings").format(
+            example='{"card": ID, "answer": TEXT}')
     card_id, answer = request.get("card") if isinstance(request, dict) else None, None
     if isinstance(request, dict):
         answer = request.get("answer")
     card = None if problem else get_card(card_id)
     if card is None and not problem:
-        problem = f"unknown card {card_id!r}"
+        problem = _("unknown card {card!r}").format(card=card_id)
     elif card is not None and card.kind == "display":
-        problem = f"card {card_id} is display-only: its answer is not checked automatically"
+        problem = _("card {card} is display-only: its answer is not checked automatically").format(
+            card=card_id)
     verdict = Verdict("invalid", "", problem) if problem else check_answer(card, answer)
     return {
         "card": card_id, "answer": answer, "status": verdict.status, "method": verdict.method,

@@ -39,6 +39,8 @@ import re
 import unicodedata
 from typing import NamedTuple
 
+from mlquiz.i18n import _
+
 MAX_LENGTH = 400
 
 #: scalar-mode functions: name -> accepted numbers of arguments (``None``: two or more)
@@ -138,7 +140,7 @@ class Token(NamedTuple):
 
 
 def _at(pos: int) -> str:
-    return f" (at character {pos + 1})" if pos >= 0 else ""
+    return _(" (at character {n})").format(n=pos + 1) if pos >= 0 else ""
 
 
 # --- step 1: notation -----------------------------------------------------------------------
@@ -282,7 +284,8 @@ class _Latex:
         return self.origin[min(i, len(self.origin) - 1)] if self.origin else 0
 
     def fail(self, i: int, problem: str) -> None:
-        raise AnswerError(f"could not read the LaTeX{_at(self.pos(i))}: {problem}")
+        raise AnswerError(_("could not read the LaTeX{at}: {problem}").format(at=_at(self.pos(i)),
+                                                                         problem=problem))
 
     def skip_space(self, i: int) -> int:
         while i < len(self.s) and self.s[i] == " ":
@@ -294,7 +297,7 @@ class _Latex:
         group without its braces, a command, or one character)."""
         i = self.skip_space(i)
         if i >= len(self.s):
-            self.fail(i, "an argument is missing at the end")
+            self.fail(i, _("an argument is missing at the end"))
         if self.s[i] == "{":
             depth = 0
             for j in range(i, len(self.s)):
@@ -304,14 +307,14 @@ class _Latex:
                     depth -= 1
                     if depth == 0:
                         return i + 1, j, j + 1
-            self.fail(i, "this '{' is never closed")
+            self.fail(i, _("this '{' is never closed"))
         if self.s[i] == "\\":
             m = re.match(r"\\([A-Za-z]+|.)", self.s[i:])
             if m is None:
-                self.fail(i, "a lone backslash")
+                self.fail(i, _("a lone backslash"))
             return i, i + len(m.group(0)), i + len(m.group(0))
         if self.s[i] == "}":
-            self.fail(i, "an argument is missing before '}'")
+            self.fail(i, _("an argument is missing before '}'"))
         return i, i + 1, i + 1
 
     def plain_letters(self, start: int, end: int) -> str:
@@ -321,7 +324,8 @@ class _Latex:
         if inner.startswith("\\") and inner[1:] in _LATEX_NAMES:
             return _LATEX_NAMES[inner[1:]]
         if not re.fullmatch(r"[A-Za-z0-9_]+", inner):
-            self.fail(start, f"expected letters or digits here, not {self.s[start:end]!r}")
+            self.fail(start, _("expected letters or digits here, not {text!r}").format(
+                text=self.s[start:end]))
         return inner
 
     def translate(self, start: int, end: int) -> None:
@@ -390,7 +394,7 @@ class _Latex:
         s, out = self.s, self.out
         m = re.match(r"\\([A-Za-z]+\*?|.)", s[i:end])
         if m is None:
-            self.fail(i, "a lone backslash")
+            self.fail(i, _("a lone backslash"))
         name, j, pos = m.group(1), i + len(m.group(0)), self.pos(i)
         following = s[j] if j < len(s) else ""
         if name in ("frac", "dfrac", "tfrac"):
@@ -405,7 +409,7 @@ class _Latex:
             if k < len(s) and s[k] == "[":
                 close = s.find("]", k)
                 if close < 0:
-                    self.fail(k, "this '[' is never closed")
+                    self.fail(k, _("this '[' is never closed"))
                 out.add("(", pos)
                 j = self.group(close + 1)
                 out.add("^(1/(", pos)
@@ -429,7 +433,7 @@ class _Latex:
                 return k + 1
             if k < len(s) and s[k] == "\\":
                 return self.command(k, end)
-            self.fail(k, f"\\{name} needs a delimiter after it")
+            self.fail(k, _("\\{name} needs a delimiter after it").format(name=name))
         if name in _LATEX_OPERATORS:
             out.add(_LATEX_OPERATORS[name], pos)
             return j
@@ -455,9 +459,9 @@ class _Latex:
                     return self.group(k + 1)
                 return nxt
         if name in _LATEX_UNCHECKABLE:
-            self.fail(i, f"\\{name} cannot be checked here; type the formula itself "
-                      "(sums as sum(...), on array cards)")
-        self.fail(i, f"the command \\{name} is not supported in answers")
+            self.fail(i, _("\\{name} cannot be checked here; type the formula itself "
+                           "(sums as sum(...), on array cards)").format(name=name))
+        self.fail(i, _("the command \\{name} is not supported in answers").format(name=name))
 
 
 def latex_to_plain(text: str, origin: list[int]) -> tuple[str, list[int]]:
@@ -488,9 +492,11 @@ def _left_side_end(text: str) -> int:
 
 def _refuse_name(name: str, pos: int) -> None:
     if "__" in name:
-        raise AnswerError(f"refused: names with double underscores ({name!r}) are not allowed.")
+        raise AnswerError(_("refused: names with double underscores ({name!r}) are not allowed.").format(
+            name=name))
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        raise AnswerError(f"refused: the keyword {name!r}{_at(pos)} cannot appear in an answer.")
+        raise AnswerError(_("refused: the keyword {name!r}{at} cannot appear in an answer.").format(
+            name=name, at=_at(pos)))
 
 
 def _split_name(name: str, known: set[str]) -> list[str] | None:
@@ -510,7 +516,7 @@ def _alias(name: str, names: set[str]) -> str | None:
     """Another spelling of one of ``names``: ``lambda`` for ``lam``, ``GL`` for ``G_L``."""
     if NAME_ALIASES.get(name) in names:
         return NAME_ALIASES[name]
-    head, _, tail = name.partition("_")
+    head, _sep, tail = name.partition("_")
     if tail and NAME_ALIASES.get(head) and f"{NAME_ALIASES[head]}_{tail}" in names:
         return f"{NAME_ALIASES[head]}_{tail}"
     squashed = name.replace("_", "").lower()
@@ -520,7 +526,7 @@ def _alias(name: str, names: set[str]) -> str | None:
 
 def _subscripted(name: str, names: set[str], mode: str) -> str | None:
     """On array cards, ``w_j`` or ``y_i`` (an element in index notation) is the vector."""
-    base, _, sub = name.rpartition("_")
+    base, _sep, sub = name.rpartition("_")
     if mode == "array" and base and sub in _INDEX_SUBSCRIPTS:
         return base if base in names else _alias(base, names)
     return None
@@ -540,7 +546,8 @@ def _raw_tokens(text: str, origin: list[int]) -> list[Token]:
         at = origin[pos] if pos < len(origin) else pos
         if match is None:
             ch = text[pos]
-            raise AnswerError(f"refused: the character {ch!r}{_at(at)} is not allowed in an answer.")
+            raise AnswerError(_("refused: the character {ch!r}{at} is not allowed in an answer.").format(
+                ch=ch, at=_at(at)))
         pos = match.end()
         if match.lastgroup != "space":
             raw.append(Token(match.lastgroup, match.group(), at))
@@ -587,7 +594,8 @@ def tokenize(
             continue
         if kind == "op" and value in "Σ∏":
             if mode == "scalar":
-                raise AnswerError(f"a sum or a product{_at(pos)} belongs to array cards; this card's answer is one formula.")
+                raise AnswerError(_("a sum or a product{at} belongs to array cards; this card's answer is "
+                                    "one formula.").format(at=_at(pos)))
             tokens.append(Token("func", value, pos))
             continue
         if kind == "name" and value == "_" and nxt.value == "+" and tokens and _is_value(tokens[-1]):
@@ -596,7 +604,8 @@ def tokenize(
             continue
         if kind == "op" and value == "^" and nxt.value == "′":
             if mode == "scalar":
-                raise AnswerError(f"a prime{_at(pos)} is not read in a formula; type the formula itself.")
+                raise AnswerError(_("a prime{at} is not read in a formula; type the formula itself.").format(
+                    at=_at(pos)))
             tokens.append(Token("attr", "T", pos))  # x': a transpose
             i += 1
             continue
@@ -606,12 +615,15 @@ def tokenize(
         if kind == "str":
             if mode == "array" and tokens[-2:] and [t.value for t in tokens[-2:]] == ["einsum", "("]:
                 if not re.fullmatch(r"[a-zA-Z,\->. ]*", value[1:-1]):
-                    raise AnswerError(f"refused: einsum subscripts hold letters, ',' and '->' only{_at(pos)}.")
+                    raise AnswerError(_("refused: einsum subscripts hold letters, ',' and '->' only{at}.").format(
+                        at=_at(pos)))
                 tokens.append(Token("str", value[1:-1], pos))
                 continue
-            raise AnswerError(f"refused: quotes (strings){_at(pos)} are not allowed in an answer.")
+            raise AnswerError(_("refused: quotes (strings){at} are not allowed in an answer.").format(
+                at=_at(pos)))
         if kind == "op" and value == ":" and mode == "scalar":
-            raise AnswerError(f"refused: {value!r}{_at(pos)} (indexing, slicing) is not supported in formulas.")
+            raise AnswerError(_("refused: {value!r}{at} (indexing, slicing) is not supported in formulas.").format(
+                value=value, at=_at(pos)))
         label = _label_length(raw, i, lambda name: _is_label(name, pos, mode, names, extra, builtin))
         if kind == "op" and value == "^" and label:  # a^{L}, W^{l+1}, w^{(t)}: a layer or a step
             i += label
@@ -622,7 +634,8 @@ def tokenize(
             i += 1  # a transpose of a scalar is the scalar
             continue
         if kind == "op" and value == "⊤":
-            raise AnswerError(f"a transpose sign{_at(pos)} must follow what it transposes.")
+            raise AnswerError(_("a transpose sign{at} must follow what it transposes.").format(
+                at=_at(pos)))
         if kind == "op" and value == ".":
             attr = nxt.value if nxt.kind == "name" else ""
             if attr:
@@ -636,11 +649,13 @@ def tokenize(
                 tokens.append(Token("method", attr, pos))
             elif mode == "array":
                 raise AnswerError(
-                    f"refused: attribute access (.{attr}){_at(pos)} is not allowed; only .T, .shape "
-                    "and the methods " + ", ".join(sorted(ARRAY_METHODS)) + "."
+                    _("refused: attribute access (.{attr}){at} is not allowed; only .T, .shape and "
+                      "the methods {methods}.").format(attr=attr, at=_at(pos),
+                                                       methods=", ".join(sorted(ARRAY_METHODS)))
                 )
             else:
-                raise AnswerError(f"refused: attribute access ('.'){_at(pos)} is not allowed in a formula.")
+                raise AnswerError(_("refused: attribute access ('.'){at} is not allowed in a formula.").format(
+                    at=_at(pos)))
             i += 1
             continue
         if kind == "op" and value == "⋅":  # a dot or a cross: the textbook product
@@ -712,10 +727,12 @@ def _is_value(token: Token) -> bool:
 
 def _number(value: str, pos: int) -> Token:
     if len(value) > 24:
-        raise AnswerError(f"refused: the number {value[:20]}...{_at(pos)} is too long.")
+        raise AnswerError(_("refused: the number {number}...{at} is too long.").format(number=value[:20],
+                                                                                   at=_at(pos)))
     if abs(float(value)) > 1.7976931348623157e308:
         raise AnswerError(
-            f"refused: the number {value}{_at(pos)} is beyond the range of floating-point numbers."
+            _("refused: the number {number}{at} is beyond the range of floating-point numbers.").format(
+                number=value, at=_at(pos))
         )
     return Token("num", value, pos)
 
@@ -736,7 +753,8 @@ def _namespaced(raw: list[Token], i: int, mode: str, builtin, tokens: list) -> i
     elif fname == "newaxis" and mode == "array":
         tokens.append(Token("none", "None", pos))
     else:
-        raise AnswerError(f"refused: np.{fname}{_at(pos)} is not one of the allowed functions.")
+        raise AnswerError(_("refused: np.{name}{at} is not one of the allowed functions.").format(
+            name=fname, at=_at(pos)))
     return j + 1
 
 
@@ -745,7 +763,8 @@ def _resolve(value, pos, nxt, mode, names, extra, builtin, forbid):
     canonical = FUNCTION_ALIASES.get(value, value)
     call = nxt.value == "("
     if value in forbid or (canonical in forbid and value not in names):
-        raise AnswerError(f"write the answer out without {value!r}: that is what this card asks for.")
+        raise AnswerError(_("write the answer out without {name!r}: that is what this card asks for.").format(
+            name=value))
     if value in names:
         return Token("var", value, pos)
     if value in extra:
@@ -763,7 +782,8 @@ def _resolve(value, pos, nxt, mode, names, extra, builtin, forbid):
         return Token("const", value, pos)
     if mode == "array" and value in KEYWORD_ARGUMENTS:
         if nxt.value != "=":
-            raise AnswerError(f"{value!r} is only allowed as a keyword argument ({value}=...).")
+            raise AnswerError(_("{name!r} is only allowed as a keyword argument ({name}=...).").format(
+                name=value))
         return Token("kw", value, pos)
     if (alias := _alias(value, names)) is not None:
         return Token("var", alias, pos)
@@ -778,9 +798,11 @@ def _resolve(value, pos, nxt, mode, names, extra, builtin, forbid):
     if len(value) <= 24 and (parts := _split_name(value, known)):  # λw, Xw: juxtaposed names
         return [Token("var" if part in names else "const", part, pos) for part in parts]
     if value == "lambda" or value in keyword.kwlist:
-        raise AnswerError(f"unknown name {value!r}{_at(pos)}; this card has no such symbol.")
-    known = ", ".join(sorted(names)) or "none"
-    raise AnswerError(f"unknown name {value!r}{_at(pos)}; this card's names are: {known}.")
+        raise AnswerError(_("unknown name {name!r}{at}; this card has no such symbol.").format(
+            name=value, at=_at(pos)))
+    known = ", ".join(sorted(names)) or _("none")
+    raise AnswerError(_("unknown name {name!r}{at}; this card's names are: {known}.").format(
+        name=value, at=_at(pos), known=known))
 
 
 # --- step 3: textbook conventions -----------------------------------------------------------
@@ -822,7 +844,7 @@ def _bars(tokens: list[Token]) -> list[Token]:
                 stack.append(bar)
                 out += [Token("func", "abs" if bar == "|" else "norm", token.pos), Token("op", "(", token.pos)]
     if stack:
-        raise AnswerError("unbalanced bars: write |x| or abs(x), ‖w‖ or norm(w).")
+        raise AnswerError(_("unbalanced bars: write |x| or abs(x), ‖w‖ or norm(w)."))
     return out
 
 
@@ -851,7 +873,8 @@ def _factorials(tokens: list[Token]) -> list[Token]:
     for token in tokens:
         if token.kind == "op" and token.value in ("!", "_+"):
             if not out or out[-1].kind == "op" and out[-1].value not in (")",):
-                raise AnswerError(f"{token.value!r}{_at(token.pos)} must follow what it applies to.")
+                raise AnswerError(_("{sign!r}{at} must follow what it applies to.").format(
+                    sign=token.value, at=_at(token.pos)))
             start = _operand_start(out)
             if token.value == "!":
                 out[start:] = [Token("func", "factorial", token.pos), Token("op", "(", token.pos),
@@ -916,13 +939,15 @@ def _bare_calls(tokens: list[Token]) -> list[Token]:
         if textbook_sum or token.value in ("sum", "prod"):
             end = _term_end(tokens, i)
             if end == i:
-                raise AnswerError(f"{token.value}{_at(token.pos)} needs what it sums.")
+                raise AnswerError(_("{name}{at} needs what it sums.").format(name=token.value,
+                                                                           at=_at(token.pos)))
             out[-1] = Token("func", "Π" if token.value in ("∏", "prod") else "Σ", token.pos)
             out += [Token("op", "(", token.pos), *_bare_calls(tokens[i:end]), Token("op", ")", token.pos)]
             i = end
             continue
         if i >= len(tokens) or tokens[i].kind not in ("num", "var", "const", "func"):
-            raise AnswerError(f"{token.value}{_at(token.pos)} needs its argument, e.g. {token.value}(x).")
+            raise AnswerError(_("{name}{at} needs its argument, e.g. {name}(x).").format(
+                name=token.value, at=_at(token.pos)))
         start = i
         if tokens[i].kind == "func":  # sqrt sqrt x, log sigma(z)
             inner = _bare_calls(tokens[i:])
@@ -958,7 +983,8 @@ def _insert_products(tokens: list[Token], mode: str) -> list[Token]:
         out.append(token)
     for i, token in enumerate(out):
         if token.kind in ("func", "method") and (i + 1 >= len(out) or out[i + 1].value != "("):
-            raise AnswerError(f"{token.value}{_at(token.pos)} needs its argument in parentheses, e.g. {token.value}(x).")
+            raise AnswerError(_("{name}{at} needs its argument in parentheses, e.g. {name}(x).").format(
+                name=token.value, at=_at(token.pos)))
     return out
 
 
@@ -997,10 +1023,12 @@ def _check_brackets(tokens: list[Token]) -> None:
             stack.append(token)
         elif token.value in pairs:
             if not stack or stack[-1].value != pairs[token.value]:
-                raise AnswerError(f"could not read the answer: an unmatched {token.value!r}{_at(token.pos)}.")
+                raise AnswerError(_("could not read the answer: an unmatched {sign!r}{at}.").format(
+                    sign=token.value, at=_at(token.pos)))
             stack.pop()
     if stack:
-        raise AnswerError(f"could not read the answer: the {stack[-1].value!r}{_at(stack[-1].pos)} is never closed.")
+        raise AnswerError(_("could not read the answer: the {sign!r}{at} is never closed.").format(
+            sign=stack[-1].value, at=_at(stack[-1].pos)))
 
 
 def parse_answer(
@@ -1020,7 +1048,7 @@ def parse_answer(
     ``I`` (the identity matrix of whatever size fits).
     """
     if len(text) > MAX_LENGTH:
-        raise AnswerError(f"the answer is too long (at most {MAX_LENGTH} characters).")
+        raise AnswerError(_("the answer is too long (at most {n} characters).").format(n=MAX_LENGTH))
     plain, origin = normalise(text)
     end = len(plain.rstrip().rstrip(".;,").rstrip())  # a sentence's full stop
     plain, origin = plain[:end], origin[:end]
@@ -1029,7 +1057,7 @@ def parse_answer(
     if looks_like_latex(text) if latex is None else latex:
         plain, origin = latex_to_plain(plain, origin)
     if not plain.strip():
-        raise AnswerError("the answer is empty.")
+        raise AnswerError(_("the answer is empty."))
     tokens = tokenize(plain, mode=mode, names=names, functions=functions, forbid=forbid, origin=origin)
     tokens = _insert_products(_bare_calls(_factorials(_bars(tokens))), mode)
     _check_brackets(tokens)
@@ -1040,9 +1068,10 @@ def parse_answer(
         offset = (exc.offset or 1) - 1
         index = max([k for k, o in enumerate(offsets) if o <= offset] or [0])
         where = tokens[index].pos if tokens else -1
-        raise AnswerError(f"could not read the answer as a formula{_at(where)}: {exc.msg}.") from None
+        raise AnswerError(_("could not read the answer as a formula{at}: {problem}.").format(
+            at=_at(where), problem=_("invalid syntax") if exc.msg == "invalid syntax" else exc.msg)) from None
     except (RecursionError, MemoryError):
-        raise AnswerError("the answer is nested too deeply.") from None
+        raise AnswerError(_("the answer is nested too deeply.")) from None
     validate_tree(tree, mode=mode, names=names, functions=functions)
     return tree
 
@@ -1054,35 +1083,38 @@ def validate_tree(tree: ast.AST, *, mode: str, names, functions=None) -> None:
     allowed_names = set(names) | CONSTANTS | funcs | ({"I"} if mode == "array" else set())
     for node in ast.walk(tree):
         if not isinstance(node, allowed_nodes):
-            raise AnswerError(f"refused: {type(node).__name__} is not allowed in an answer.")
+            raise AnswerError(_("refused: {what} is not allowed in an answer.").format(
+                what=type(node).__name__))
         if isinstance(node, ast.Name) and node.id not in allowed_names:
-            raise AnswerError(f"refused: the name {node.id!r} is not allowed.")
+            raise AnswerError(_("refused: the name {name!r} is not allowed.").format(name=node.id))
         if isinstance(node, ast.Attribute) and node.attr not in ARRAY_ATTRIBUTES | ARRAY_METHODS:
-            raise AnswerError(f"refused: attribute .{node.attr} is not allowed.")
+            raise AnswerError(_("refused: attribute .{name} is not allowed.").format(name=node.attr))
         if isinstance(node, ast.Constant) and not (
             node.value is None or isinstance(node.value, (int, float, str))
         ):
-            raise AnswerError("refused: only numbers are allowed as constants.")
+            raise AnswerError(_("refused: only numbers are allowed as constants."))
         if isinstance(node, ast.Constant) and isinstance(node.value, bool) and mode == "scalar":
-            raise AnswerError("refused: True and False are not allowed in a formula.")
+            raise AnswerError(_("refused: True and False are not allowed in a formula."))
         if isinstance(node, ast.Call):
             func = node.func
             if isinstance(func, ast.Name):
                 if func.id not in funcs:
-                    raise AnswerError(f"{func.id!r} is not a function.")
+                    raise AnswerError(_("{name!r} is not a function.").format(name=func.id))
             elif isinstance(func, ast.Attribute):
                 if func.attr not in ARRAY_METHODS:
-                    raise AnswerError(f"refused: .{func.attr}() is not an allowed method.")
+                    raise AnswerError(_("refused: .{name}() is not an allowed method.").format(
+                        name=func.attr))
             else:
-                raise AnswerError("refused: only named functions can be called.")
+                raise AnswerError(_("refused: only named functions can be called."))
             for kw in node.keywords:
                 if kw.arg not in KEYWORD_ARGUMENTS:
-                    raise AnswerError(f"refused: keyword argument {kw.arg!r} is not allowed.")
+                    raise AnswerError(_("refused: keyword argument {name!r} is not allowed.").format(
+                        name=kw.arg))
     strings = {id(node.args[0]) for node in ast.walk(tree) if isinstance(node, ast.Call)
                and isinstance(node.func, ast.Name) and node.func.id == "einsum" and node.args}
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in strings:
-            raise AnswerError("refused: a string is only allowed as einsum's subscripts.")
+            raise AnswerError(_("refused: a string is only allowed as einsum's subscripts."))
     _check_function_values(tree, set(names), funcs)
 
 
@@ -1090,4 +1122,4 @@ def _check_function_values(tree: ast.AST, names: set[str], funcs: set[str]) -> N
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id in funcs and node.id not in names and id(node) not in called:
-            raise AnswerError(f"{node.id} is a function: write {node.id}(...).")
+            raise AnswerError(_("{name} is a function: write {name}(...).").format(name=node.id))

@@ -12,17 +12,25 @@ import sys
 import textwrap
 import threading
 import time
+import unicodedata
 from pathlib import Path
 
 import click
 
 from mlquiz.cli.common import (current_time, db_option, json_option, lang_option, opened,
-                               relative, show_time, topic_or_fail, wrap)
+                               rating_word, relative, show_time, state_word, topic_or_fail, wrap)
+from mlquiz.i18n import _, ngettext
+
 RATING_NAMES = {1: "again", 2: "hard", 3: "good", 4: "easy"}
 _RATING_WORDS = {
     "1": 1, "again": 1, "a": 1, "2": 2, "hard": 2, "h": 2, "3": 3, "good": 3, "g": 3,
-    "4": 4, "easy": 4, "e": 4,
+    "4": 4, "easy": 4, "e": 4, "重来": 1, "困难": 2, "良好": 3, "简单": 4,
 }
+
+
+def _rating(n: int) -> str:
+    """A rating as a review shows it: again, hard, good, easy (重来, 困难, 良好, 简单)."""
+    return rating_word(n).lower()
 
 
 def card_commands():
@@ -35,7 +43,7 @@ def _deck():
     try:
         return load_deck()
     except DeckError as exc:
-        raise click.ClickException(f"the flashcard deck is broken: {exc}") from None
+        raise click.ClickException(_("the flashcard deck is broken: {error}").format(error=exc)) from None
 
 
 def _get_card(card_id: str):
@@ -49,14 +57,18 @@ def _get_card(card_id: str):
         from mlquiz.cards.deck import card_ids
 
         close = difflib.get_close_matches(card_id.removeprefix("card:"), card_ids(), n=3, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else " `mlquiz cards` lists them."
-        raise click.UsageError(f"unknown card {card_id!r}.{hint}")
+        hint = (_(" Did you mean: {names}?").format(names=", ".join(close)) if close
+                else _(" `mlquiz cards` lists them."))
+        raise click.UsageError(_("unknown card {card!r}.").format(card=card_id) + hint)
     return found
 
 
-def _titles() -> dict[str, str]:
+def _titles(lang: str) -> dict[str, str]:
+    """Each topic's title: English and Chinese side by side, or only the Chinese in Chinese."""
     from mlquiz.curriculum import exercises
 
+    if lang == "zh":
+        return {ex.id: ex.title_zh for ex in exercises()}
     return {ex.id: f"{ex.title_en} · {ex.title_zh}" for ex in exercises()}
 
 
@@ -65,13 +77,15 @@ def names_line(card) -> str:
     if card.kind == "formula":
         names = list(card.symbols) + list(card.derived)
         extra = [f"{name}(…)" for name in card.functions]
-        return "names: " + ", ".join(names + extra)
+        return _("names: {names}").format(names=", ".join(names + extra))
     if card.kind == "array":
-        parts = [f"{name} ({', '.join(map(str, shape))})" if shape else f"{name} (scalar)"
+        parts = [f"{name} ({', '.join(map(str, shape))})" if shape
+                 else _("{name} (scalar)").format(name=name)
                  for name, shape in card.shapes.items()]
         parts += [f"{name}" for name in card.derived]
-        return "arrays: " + ", ".join(parts) + "   (numpy-style: @, .T, sum(…, axis=0), …)"
-    return "reveal with Enter, then rate yourself"
+        return _("arrays: {arrays}   (numpy-style: @, .T, sum(…, axis=0), …)").format(
+            arrays=", ".join(parts))
+    return _("reveal with Enter, then rate yourself")
 
 
 def _state_rows(db) -> dict[str, dict]:
@@ -82,9 +96,10 @@ def _state_rows(db) -> dict[str, dict]:
 
 
 def _state_name(row) -> str:
+    """A card's schedule state, from its row (None: new), in the learner's language."""
     from mlquiz.schedule.items import STATES
 
-    return STATES.get(row["state"], "new") if row else "new"
+    return state_word(STATES.get(row["state"], "new") if row else "new")
 
 
 # --- review -----------------------------------------------------------------------------------
@@ -113,7 +128,8 @@ class _Checker:
         self.start()
         self._thread.join()
         if self.error is not None:
-            raise click.ClickException(f"the answer checker could not be loaded: {self.error}")
+            raise click.ClickException(
+                _("the answer checker could not be loaded: {error}").format(error=self.error))
         from mlquiz.cards import check
 
         return check
@@ -160,24 +176,28 @@ def _ask_rating(proposed: int | None, intervals: dict | None = None) -> int:
         from datetime import datetime, timezone
 
         now = datetime.now(timezone.utc)
-        choices = ", ".join(f"{n} {name} ({relative(now + intervals[n], now)})"
-                            for n, name in RATING_NAMES.items())
+        choices = _(", ").join(_("{n} {rating} ({when})").format(
+            n=n, rating=_rating(n), when=relative(now + intervals[n], now)) for n in RATING_NAMES)
     else:
-        choices = "1 again, 2 hard, 3 good, 4 easy"
-    prompt = f"Rate ({choices})" + (f" [{proposed} {RATING_NAMES[proposed]}]: " if proposed else ": ")
+        choices = _(", ").join(f"{n} {_rating(n)}" for n in RATING_NAMES)
+    prompt = (_("Rate ({choices}) [{proposal}]: ").format(
+        choices=choices, proposal=f"{proposed} {_rating(proposed)}") if proposed
+        else _("Rate ({choices}): ").format(choices=choices))
     while True:
         text = _read_line(prompt)
         _forget_line(text)
-        text = text.strip().lower()
+        text = unicodedata.normalize("NFKC", text).strip().lower()  # full-width ３ is 3
         if not text and proposed:
             return proposed
         if text in _RATING_WORDS:
             return _RATING_WORDS[text]
-        click.echo(f"  Type 1-4 or again/hard/good/easy{' (Enter accepts the proposal)' if proposed else ''}.")
+        words = "/".join(_rating(n) for n in RATING_NAMES)
+        click.echo(_("  Type 1-4 or {words} (Enter accepts the proposal).").format(words=words)
+                   if proposed else _("  Type 1-4 or {words}.").format(words=words))
 
 
 def _show_answer(card, check) -> None:
-    click.echo(click.style("Answer:", bold=True))
+    click.echo(click.style(_("Answer:"), bold=True))
     try:
         rendered = check.pretty_answer(card)
     except Exception:  # noqa: BLE001 - fall back to the plain rendering, never fail a session
@@ -199,8 +219,13 @@ def _show_answer(card, check) -> None:
 
 _VERDICT_STYLE = {"correct": ("✓", "green"), "wrong": ("✗", "red"), "invalid": ("?", "yellow"),
                   "unchecked": ("·", None)}
-_METHOD_TEXT = {"proof": "proved by sympy", "random points": "random points",
-                "random arrays": "random arrays"}
+
+
+def _method_text(method: str) -> str:
+    """How a verdict was reached, in brackets after it; ``""`` for none."""
+    texts = {"proof": _("proved by sympy"), "random points": _("random points"),
+             "random arrays": _("random arrays")}
+    return f" [{texts[method]}]" if method in texts else ""
 
 
 def _review_one(card, position: str, lang: str, checker: _Checker,
@@ -217,16 +242,15 @@ def _review_one(card, position: str, lang: str, checker: _Checker,
     checker.start()
     proposed = None
     while True:
-        text = _read_line("Your answer (Enter to reveal): ").strip()
+        text = _read_line(_("Your answer (Enter to reveal): ")).strip()
         if not text:
             break
         check = checker.module()
         verdict = check.check_answer(card, text)
         mark, colour = _VERDICT_STYLE[verdict.status]
-        method = f" [{_METHOD_TEXT[verdict.method]}]" if verdict.method in _METHOD_TEXT else ""
-        click.echo(click.style(f"{mark} {verdict.message}{method}", fg=colour))
+        click.echo(click.style(f"{mark} {verdict.message}{_method_text(verdict.method)}", fg=colour))
         if verdict.status == "invalid":
-            click.echo("  Try again, or press Enter to reveal the answer.")
+            click.echo(_("  Try again, or press Enter to reveal the answer."))
             continue
         if verdict.status == "correct":
             proposed = 3
@@ -245,7 +269,7 @@ def _due_cards(store, now, topic, include_new=False):
     try:
         return due_cards(store, now, topic, include_new)
     except DeckError as exc:
-        raise click.ClickException(f"the flashcard deck is broken: {exc}") from None
+        raise click.ClickException(_("the flashcard deck is broken: {error}").format(error=exc)) from None
 
 
 def _one_card(store, card_id):
@@ -268,9 +292,11 @@ def _say_exercise(store, now, first: bool) -> None:
     if first:
         if items and items[0].kind == "exercise":
             head = items[0]
-            click.echo(f"First comes the exercise {head.ref} ({'new' if head.new else head.state_name}): "
-                       f"`mlquiz start {head.ref}`, then "
-                       f"`{grade_command(default_file(store, head.ref), head.ref)}`. The cards:")
+            state = state_word("new" if head.new else head.state_name)
+            click.echo(_("First comes the exercise {exercise} ({state}): `mlquiz start {exercise}`, "
+                         "then `{command}`. The cards:").format(
+                exercise=head.ref, state=state,
+                command=grade_command(default_file(store, head.ref), head.ref)))
         return
     exercises_due = [item for item in items if item.kind == "exercise"]
     if not exercises_due:
@@ -278,9 +304,10 @@ def _say_exercise(store, now, first: bool) -> None:
     item = exercises_due[0]
     command = grade_command(default_file(store, item.ref), item.ref)
     more = len(exercises_due) - 1
-    also = f" ({more} more exercise{'s' if more != 1 else ''} due)" if more else ""
-    click.echo(f"Exercise due: {item.ref}{also}. Start it with `mlquiz start {item.ref}`, "
-               f"then grade it: {command}")
+    also = ngettext(" ({n} more exercise due)", " ({n} more exercises due)", more).format(
+        n=more) if more else ""
+    click.echo(_("Exercise due: {exercise}{also}. Start it with `mlquiz start {exercise}`, "
+                 "then grade it: {command}").format(exercise=item.ref, also=also, command=command))
 
 
 @click.command()
@@ -318,7 +345,7 @@ def review(topic, card_id, limit, include_new, lang, db):
 
     topic = topic_or_fail(topic)
     checker = _Checker()
-    counts = {name: 0 for name in RATING_NAMES.values()}
+    counts = {rating: 0 for rating in RATING_NAMES}
     done = 0
     had_due = False
     with opened(db) as store:
@@ -332,8 +359,11 @@ def review(topic, card_id, limit, include_new, lang, db):
             had_due = bool(batch)
             if batch:
                 total = len(batch) if limit is None else min(limit, len(batch))
-                click.echo(f"{total} flashcard{'s' if total != 1 else ''} to review"
-                           + (f" in {topic}" if topic else "") + ". Ctrl-C ends the session.")
+                click.echo((ngettext("{n} flashcard to review in {topic}.",
+                                     "{n} flashcards to review in {topic}.", total) if topic
+                            else ngettext("{n} flashcard to review.", "{n} flashcards to review.",
+                                          total)).format(n=total, topic=topic)
+                           + _(" Ctrl-C ends the session."))
             while batch and (limit is None or done < limit):
                 for item, found in batch:
                     if limit is not None and done >= limit:
@@ -342,28 +372,35 @@ def review(topic, card_id, limit, include_new, lang, db):
                         found, str(done + 1), lang, checker,
                         lambda: next_intervals(store, item.id, current_time()))
                     result = record_review(store, item.id, rating, "flashcard", round(seconds, 1), current_time())
-                    counts[RATING_NAMES[rating]] += 1
+                    counts[rating] += 1
                     done += 1
-                    click.echo(f"Saved: {RATING_NAMES[rating]}; next review {show_time(result.due)}.")
+                    click.echo(_("Saved: {rating}; next review {when}.").format(
+                        rating=_rating(rating), when=show_time(result.due)))
                 batch = _due_cards(store, current_time(), topic)  # cards due again (learning steps)
         except (EOFError, KeyboardInterrupt):
             click.echo()
-            click.echo("Session ended; every rating given so far is saved.")
+            click.echo(_("Session ended; every rating given so far is saved."))
         if not had_due:
-            click.echo("No flashcards are due" + (f" in {topic}" if topic else "") + " now.")
+            click.echo((_("No flashcards are due in {topic} now.") if topic
+                        else _("No flashcards are due now.")).format(topic=topic))
             from mlquiz.schedule.review import new_items
 
             waiting = len(new_items(store, topic, "card"))
             if waiting and not include_new:
-                click.echo(f"{waiting} new card{'s' if waiting != 1 else ''}"
-                           + (f" of {topic}" if topic else "") + " wait their turn (new items enter in "
-                           "curriculum order, a few a day); study them now with "
-                           f"`mlquiz review{' --topic ' + topic if topic else ''} --new`.")
+                command = f"mlquiz review{' --topic ' + topic if topic else ''} --new"
+                click.echo((ngettext(
+                    "{n} new card of {topic} wait their turn", "{n} new cards of {topic} wait their turn",
+                    waiting) if topic else ngettext(
+                    "{n} new card wait their turn", "{n} new cards wait their turn", waiting)
+                ).format(n=waiting, topic=topic) + _(
+                    " (new items enter in curriculum order, a few a day); study them now with "
+                    "`{command}`.").format(command=command))
         elif done == 0:
-            click.echo("No card reviewed.")
+            click.echo(_("No card reviewed."))
         else:
-            summary = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
-            click.echo(f"Reviewed {done} card{'s' if done != 1 else ''} ({summary}).")
+            summary = _(", ").join(f"{n} {_rating(rating)}" for rating, n in counts.items() if n)
+            click.echo(ngettext("Reviewed {n} card ({summary}).", "Reviewed {n} cards ({summary}).",
+                                done).format(n=done, summary=summary))
         _say_exercise(store, current_time(), first=False)
 
 
@@ -399,7 +436,7 @@ def cards(topic, as_json, lang, db):
             })
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    titles = _titles()
+    titles = _titles(lang)
     current = None
     for c in deck:
         if c.topic != current:
@@ -407,10 +444,11 @@ def cards(topic, as_json, lang, db):
             click.echo(click.style(f"{c.topic} — {titles.get(c.topic, '')}", bold=True))
         row = states.get(c.id)
         state = _state_name(row)
-        due = f", due {show_time(row['due'])}" if row and row["due"] else ""
+        due = _(", due {when}").format(when=show_time(row["due"])) if row and row["due"] else ""
         click.echo(f"  {c.id}  [{state}{due}]")
         click.echo(wrap(c.question(lang), "      "))
-    click.echo(f"{len(deck)} card{'s' if len(deck) != 1 else ''}. Show one with: mlquiz card ID")
+    click.echo(ngettext("{n} card. Show one with: mlquiz card ID",
+                        "{n} cards. Show one with: mlquiz card ID", len(deck)).format(n=len(deck)))
 
 
 @click.command()
@@ -429,13 +467,13 @@ def card(card_id, lang, db):
     states = _state_rows(db)
     from mlquiz.cards import check
 
-    click.echo(click.style(f"{found.id}", bold=True) + f"  ({_titles().get(found.topic, found.topic)})")
+    click.echo(click.style(f"{found.id}", bold=True) + f"  ({_titles(lang).get(found.topic, found.topic)})")
     click.echo(wrap(found.question(lang)))
     click.echo(click.style(f"  {names_line(found)}", dim=True))
     _show_answer(found, check)
     row = states.get(found.id)
-    due = f", due {show_time(row['due'])}" if row and row["due"] else ""
-    click.echo(f"Schedule: {_state_name(row)}{due}.")
+    due = _(", due {when}").format(when=show_time(row["due"])) if row and row["due"] else ""
+    click.echo(_("Schedule: {state}{due}.").format(state=_state_name(row), due=due))
 
 
 # --- check -------------------------------------------------------------------------------
@@ -491,12 +529,14 @@ def export_anki_command(file, lang):
       mlquiz export anki mlquiz.apkg --lang zh
     """
     if file.suffix.lower() != ".apkg":
-        raise click.UsageError(f"{file} should end in .apkg (Anki's package format)")
+        raise click.UsageError(_("{file} should end in .apkg (Anki's package format)").format(file=file))
     _deck()
     from mlquiz.cards.anki import export_anki
 
     try:
         result = export_anki(file, lang)
     except OSError as exc:
-        raise click.ClickException(f"cannot write {file}: {exc.strerror or exc}") from None
-    click.echo(f"Wrote {result.notes} notes in {result.decks} decks (under \"mlquiz\") to {file}.")
+        raise click.ClickException(
+            _("cannot write {file}: {error}").format(file=file, error=exc.strerror or exc)) from None
+    click.echo(_("Wrote {notes} notes in {decks} decks (under \"mlquiz\") to {file}.").format(
+        notes=result.notes, decks=result.decks, file=file))
