@@ -61,3 +61,16 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for ``n``, in the learner's language."""
     return _translations().ngettext(singular, plural, n)
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: a CJK character (wide or full-width) takes two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def pad(text: str, columns: int) -> str:
+    """``text`` left-aligned in ``columns`` terminal columns (``str.ljust`` that counts a CJK
+    character as two)."""
+    return text + " " * max(0, columns - width(text))
