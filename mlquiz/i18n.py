@@ -63,14 +63,20 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _translations().ngettext(singular, plural, n)
 
 
-def width(text: str) -> int:
-    """Columns ``text`` takes on a terminal: a CJK character (wide or full-width) takes two."""
+def columns(text: str) -> int:
+    """How many columns of a terminal ``text`` takes: a wide character (汉字) takes two."""
     import unicodedata
 
-    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def pad(text: str, columns: int) -> str:
-    """``text`` left-aligned in ``columns`` terminal columns (``str.ljust`` that counts a CJK
-    character as two)."""
-    return text + " " * max(0, columns - width(text))
+def pad(text, width: int, align: str = "<") -> str:
+    """``text`` padded to ``width`` columns of a terminal (``<`` left, ``>`` right)."""
+    text = str(text)
+    space = " " * max(0, width - columns(text))
+    return text + space if align == "<" else space + text
+
+
+def listing(items) -> str:
+    """Names as a list in the learner's language: ``a, b, c`` (``a、b、c`` in Chinese)."""
+    return ("、" if _language == "zh" else ", ").join(map(str, items))

@@ -105,9 +105,9 @@ def test_the_chinese_table_of_grade_all_keeps_its_columns(tmp_path):
     assert result.returncode == 1
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     header, rows, summary = lines[0], lines[1:4], lines[4]
-    assert header.split() == ["主题", "通过", "用时", "文件"]
+    assert header.split() == ["主题", "通过", "时间", "文件"]
     file_column = columns(header[:header.index("文件")])
-    time_column = columns(header[:header.index("用时")])
+    time_column = columns(header[:header.index("时间")])
     for row, file in zip(rows, ("bn_backward.py", "l2_regularization.py", "notes.py")):
         assert columns(row[:row.index(str(folder))]) == file_column, lines
         assert file in row

@@ -9,7 +9,7 @@ import sys
 import click
 
 from mlquiz.cli.common import json_option
-from mlquiz.i18n import _, pad, width
+from mlquiz.i18n import _, columns, pad
 
 
 def doctor_commands():
@@ -48,16 +48,16 @@ def doctor(as_json):
                  "{abi}):").format(system=machine["system"], kernel=machine["kernel"],
                                    architecture=machine["architecture"],
                                    abi=machine["landlock_abi"]))
-    columns = max(map(len, LAYERS))
+    names = max(map(len, LAYERS))
     no, yes = _("no"), _("yes")
-    answer = max(width(no), width(yes))
+    answer = max(columns(no), columns(yes))
     for name, meaning in LAYERS.items():
         if name in missing:
             word, colour, why = no, "red", missing[name]
         else:
             word, colour, why = yes, "green", meaning
         click.echo(f"  {click.style(pad(word, answer), fg=colour, bold=True)}  "
-                   f"{name:<{columns}}  {why}")
+                   f"{name:<{names}}  {why}")
     if missing:
         click.echo("\n" + _("{missing} of {total} layers missing: grading works, but `{command}` "
                             "refuses to grade here.").format(

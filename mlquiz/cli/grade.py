@@ -13,7 +13,7 @@ import click
 from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, json_option, lang_option,
                                opened, rating_word, show_time)
 from mlquiz.curriculum import display_path, grade_command
-from mlquiz.i18n import _, language, ngettext, pad, width
+from mlquiz.i18n import _, columns, language, ngettext, pad
 
 COLOURS = {"pass": "green", "fail": "red", "not_implemented": "yellow"}
 
@@ -22,8 +22,8 @@ def verdict_words() -> dict:
     """verdict -> its word in the learner's language (PASS, FAIL, TODO; 通过, 未通过, 待完成),
     each padded to the widest so that the columns after it stay aligned on a terminal."""
     words = {"pass": _("PASS"), "fail": _("FAIL"), "not_implemented": _("TODO")}
-    columns = max(map(width, words.values()))
-    return {verdict: pad(word, columns) for verdict, word in words.items()}
+    widest = max(map(columns, words.values()))
+    return {verdict: pad(word, widest) for verdict, word in words.items()}
 
 
 def exercise_title(exercise) -> str:
@@ -189,10 +189,10 @@ def _print_report(report):
     if report.file_problem:
         click.echo(click.style(_("  your file cannot be graded: "), fg="red", bold=True)
                    + report.file_problem.replace("\n", "\n    "))
-    columns = max(len(f.name) for f in report.functions)
+    names = max(len(f.name) for f in report.functions)
     words = verdict_words()
     for f in report.functions if not report.file_problem else ():
-        line = f"  {click.style(words[f.verdict], fg=COLOURS[f.verdict], bold=True)}  {f.name:<{columns}}"
+        line = f"  {click.style(words[f.verdict], fg=COLOURS[f.verdict], bold=True)}  {f.name:<{names}}"
         if f.verdict == "pass":
             line += "  " + _("{cases} cases, {seconds} s").format(cases=f.cases_total,
                                                                    seconds=f"{f.seconds:.3f}")
@@ -243,10 +243,10 @@ def live_verdicts(label: str, enabled: bool = True):
             if function is not None:
                 shown.append((words[function.verdict].rstrip(), COLOURS[function.verdict], function.name))
             # One terminal line, or erasing it would leave the rest: the latest verdicts that fit.
-            room = shutil.get_terminal_size((80, 24)).columns - width(f"{heading}… ") - 1
+            room = shutil.get_terminal_size((80, 24)).columns - columns(f"{heading}… ") - 1
             kept = []
             for word, colour, name in reversed(shown):
-                room -= width(word) + len(name) + 3
+                room -= columns(word) + len(name) + 3
                 if room < 0:
                     break
                 kept.insert(0, f"{click.style(word, fg=colour, bold=True)} {name}")
@@ -280,9 +280,9 @@ def _print_summary(reports, as_json, skipped=()):
         return
     todo_word, skipped_word = _("TODO"), _("skipped")
     # Columns in terminal columns (a CJK character takes two): topic, passed, time, file.
-    first = max([width(skipped_word)] + [len(r.exercise) for r in reports])
-    second = max(6, width(_("passed")), width(todo_word))
-    third = max(6, width(_("time")))
+    first = max([columns(skipped_word)] + [len(r.exercise) for r in reports])
+    second = max(6, columns(_("passed")), columns(todo_word))
+    third = max(6, columns(_("time")))
     click.echo(f"{pad(_('topic'), first)}  {pad(_('passed'), second)}  {pad(_('time'), third)}  "
                + _("file"))
     for r in reports:
@@ -359,9 +359,9 @@ def topics(as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    columns = max(len(r["id"]) for r in rows)
+    ids = max(len(r["id"]) for r in rows)
     for r in rows:
-        click.echo(f"{r['id']:<{columns}}  {r['file']:<34}  "
+        click.echo(f"{r['id']:<{ids}}  {r['file']:<34}  "
                    + _("{count} cards").format(count=f"{len(r['cards']):>2}") + "  "
                    + (r["title_zh"] if language() == "zh" else f"{r['title_en']}  ·  {r['title_zh']}"))
 

@@ -93,9 +93,9 @@ def _untranslated(message: str) -> str:
 
 def _labelled(label, text) -> str:
     """``label`` then ``text``, its continuation lines indented under the first."""
-    from mlquiz.i18n import width
+    from mlquiz.i18n import columns
 
-    return label + text.replace("\n", "\n" + " " * width(label))
+    return label + text.replace("\n", "\n" + " " * columns(label))
 
 
 @dataclass
