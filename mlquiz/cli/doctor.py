@@ -9,6 +9,7 @@ import sys
 import click
 
 from mlquiz.cli.common import json_option
+from mlquiz.i18n import _, columns, pad
 
 
 def doctor_commands():
@@ -43,16 +44,23 @@ def doctor(as_json):
     if as_json:
         click.echo(json.dumps({**machine, "layers": layers, "complete": not missing}, indent=2))
         sys.exit(1 if missing else 0)
-    click.echo(f"The sandbox on this machine ({machine['system']} {machine['kernel']}, "
-               f"{machine['architecture']}, Landlock ABI {machine['landlock_abi']}):")
-    width = max(map(len, LAYERS))
+    click.echo(_("The sandbox on this machine ({system} {kernel}, {architecture}, Landlock ABI "
+                 "{abi}):").format(system=machine["system"], kernel=machine["kernel"],
+                                   architecture=machine["architecture"],
+                                   abi=machine["landlock_abi"]))
+    names = max(map(len, LAYERS))
+    no, yes = _("no"), _("yes")
+    answer = max(columns(no), columns(yes))
     for name, meaning in LAYERS.items():
         if name in missing:
-            click.echo(f"  {click.style('no ', fg='red', bold=True)}  {name:<{width}}  {missing[name]}")
+            word, colour, why = no, "red", missing[name]
         else:
-            click.echo(f"  {click.style('yes', fg='green', bold=True)}  {name:<{width}}  {meaning}")
+            word, colour, why = yes, "green", meaning
+        click.echo(f"  {click.style(pad(word, answer), fg=colour, bold=True)}  "
+                   f"{name:<{names}}  {why}")
     if missing:
-        click.echo(f"\n{len(missing)} of {len(LAYERS)} layers missing: grading works, "
-                   "but `mlquiz grade --require-sandbox` refuses to grade here.")
+        click.echo("\n" + _("{missing} of {total} layers missing: grading works, but `{command}` "
+                            "refuses to grade here.").format(
+            missing=len(missing), total=len(LAYERS), command="mlquiz grade --require-sandbox"))
         sys.exit(1)
-    click.echo(f"\nAll {len(LAYERS)} layers hold.")
+    click.echo("\n" + _("All {total} layers hold.").format(total=len(LAYERS)))

@@ -10,11 +10,20 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, json_option, lang_option,
-                               opened)
+from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, exercise_title,
+                               json_option, lang_option, opened, rating_word, show_time)
 from mlquiz.curriculum import display_path, grade_command
+from mlquiz.i18n import _, columns, language, ngettext, pad
 
-SYMBOLS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "not_implemented": ("TODO", "yellow")}
+COLOURS = {"pass": "green", "fail": "red", "not_implemented": "yellow"}
+
+
+def verdict_words() -> dict:
+    """verdict -> its word in the learner's language (PASS, FAIL, TODO; 通过, 未通过, 待完成),
+    each padded to the widest so that the columns after it stay aligned on a terminal."""
+    words = {"pass": _("PASS"), "fail": _("FAIL"), "not_implemented": _("TODO")}
+    widest = max(map(columns, words.values()))
+    return {verdict: pad(word, widest) for verdict, word in words.items()}
 
 
 def grade_commands():
@@ -66,7 +75,7 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
 
         folder = path or default_folder()
         if not folder.is_dir():
-            raise click.UsageError(f"no such folder: {folder}")
+            raise click.UsageError(_("no such folder: {folder}").format(folder=folder))
         from mlquiz.grading.engine import interruptible
 
         # SIGTERM and SIGHUP stop the children of every thread, as Ctrl-C does.
@@ -80,14 +89,16 @@ def grade(path, exercise, grade_all, seed, timeout, memory_mb, as_json, db, no_r
                 raise click.UsageError(str(exc)) from None
         unreadable = [p for p, why in skipped if why != NOT_AN_EXERCISE]
         if not reports and not unreadable:
-            raise click.UsageError(f"no exercise files in {folder} (`mlquiz init {folder}` creates them)")
+            raise click.UsageError(_("no exercise files in {folder} (`{command}` creates them)")
+                                   .format(folder=folder, command=f"mlquiz init {folder}"))
         _print_summary(reports, as_json, skipped)
         if not no_record and reports:
             _record_all(db, reports)
         sys.exit(0 if reports and not unreadable and all(r.passed for r in reports) else 1)
 
     if path is None:
-        raise click.UsageError("which file? e.g. `mlquiz grade exercises/bn_backward.py` (or --all)")
+        raise click.UsageError(_("which file? e.g. `{command}` (or --all)")
+                               .format(command="mlquiz grade exercises/bn_backward.py"))
     if exercise is None and not path.exists():
         path, exercise = _exercise_file(path, db)
     try:
@@ -116,16 +127,18 @@ def _exercise_file(name: Path, db):
 
     found = get_exercise(str(name)) if name.suffix in ("", ".py") and name.name == str(name) else None
     if found is None:
-        raise click.UsageError(f"no such file: {name}")
+        raise click.UsageError(_("no such file: {file}").format(file=name))
     with opened(db) as store:
         path = default_file(store, found.id)
     if not path.is_file() and Path(found.file).is_file():
         path = Path.cwd() / found.file
     if not path.is_file():
         raise click.UsageError(
-            f"{name} is an exercise, but its file {display_path(path)} is not there; "
-            f"`mlquiz init {shlex.quote(display_path(path.parent))}` copies the stubs")
-    click.echo(f"grading {display_path(path)}, the file of {found.id}", err=True)
+            _("{name} is an exercise, but its file {file} is not there; `{command}` copies the "
+              "stubs").format(name=name, file=display_path(path),
+                              command=f"mlquiz init {shlex.quote(display_path(path.parent))}"))
+    click.echo(_("grading {file}, the file of {exercise}").format(file=display_path(path),
+                                                                  exercise=found.id), err=True)
     return path, found.id
 
 
@@ -150,45 +163,54 @@ def _recorded(db, reports) -> list | None:
     try:
         return record_reports(db, reports)
     except (StoreError, ScheduleError, ClockError, OSError, OverflowError) as exc:
-        click.echo(f"not recorded: {exc}", err=True)
+        click.echo(not_recorded(exc), err=True)
     except sqlite3.Error as exc:
         from mlquiz.schedule.store import default_path
 
-        click.echo(f"not recorded: {explain(exc, Path(db) if db else default_path())}", err=True)
+        click.echo(not_recorded(explain(exc, Path(db) if db else default_path())), err=True)
     return None
 
 
 def _print_report(report):
-    click.echo(f"{click.style(report.exercise, bold=True)}: {report.title}")
-    click.echo(f"file {report.file}, seed {report.seed}")
+    from mlquiz.curriculum import get_exercise
+
+    found = get_exercise(report.exercise)
+    title = exercise_title(found, both=True) if found is not None else report.title
+    click.echo(f"{click.style(report.exercise, bold=True)}: {title}")
+    click.echo(_("file {file}, seed {seed}").format(file=report.file, seed=report.seed))
     if report.file_problem:
-        click.echo(click.style("  your file cannot be graded: ", fg="red", bold=True)
+        click.echo(click.style(_("  your file cannot be graded: "), fg="red", bold=True)
                    + report.file_problem.replace("\n", "\n    "))
-    width = max(len(f.name) for f in report.functions)
+    names = max(len(f.name) for f in report.functions)
+    words = verdict_words()
     for f in report.functions if not report.file_problem else ():
-        word, colour = SYMBOLS[f.verdict]
-        line = f"  {click.style(word, fg=colour, bold=True)}  {f.name:<{width}}"
+        line = f"  {click.style(words[f.verdict], fg=COLOURS[f.verdict], bold=True)}  {f.name:<{names}}"
         if f.verdict == "pass":
-            line += f"  {f.cases_total} cases, {f.seconds:.3f} s"
+            line += "  " + _("{cases} cases, {seconds} s").format(cases=f.cases_total,
+                                                                   seconds=f"{f.seconds:.3f}")
         elif f.verdict == "not_implemented":
-            line += "  not implemented yet"
+            line += "  " + _("not implemented yet")
         elif f.verdict == "fail" and f.cases_failed:
-            line += f"  {f.cases_failed} of {f.cases_total} cases failed"
+            line += "  " + _("{failed} of {total} cases failed").format(failed=f.cases_failed,
+                                                                         total=f.cases_total)
         click.echo(line)
         if f.verdict == "fail":
-            for text in f.explanation.splitlines():
+            for text in f.explain().splitlines():
                 click.echo(f"        {text}")
     for name, text in (("stdout", report.stdout), ("stderr", report.stderr)):
         if text.strip():
-            click.echo(f"\nyour code printed ({name}):")
+            click.echo("\n" + _("your code printed ({stream}):").format(stream=name))
             click.echo("  " + "\n  ".join(text.rstrip().splitlines()[:40]))
-    counts = {v: sum(f.verdict == v for f in report.functions) for v in SYMBOLS}
-    noun = "function" if len(report.functions) == 1 else "functions"
-    click.echo(f"\n{len(report.functions)} {noun}: {counts['pass']} passed, {counts['fail']} failed, "
-               f"{counts['not_implemented']} not implemented ({report.seconds:.2f} s).")
+    counts = {v: sum(f.verdict == v for f in report.functions) for v in COLOURS}
+    click.echo("\n" + ngettext(
+        "{count} function: {passed} passed, {failed} failed, {todo} not implemented ({seconds} s).",
+        "{count} functions: {passed} passed, {failed} failed, {todo} not implemented ({seconds} s).",
+        len(report.functions)).format(count=len(report.functions), passed=counts["pass"],
+                                      failed=counts["fail"], todo=counts["not_implemented"],
+                                      seconds=f"{report.seconds:.2f}"))
     if not report.passed and not report.file_problem:
-        click.echo(f"Reproduce this run: {grade_command(Path(report.file), report.exercise)} "
-                   f"--seed {report.seed}")
+        click.echo(_("Reproduce this run: {command}").format(
+            command=f"{grade_command(Path(report.file), report.exercise)} --seed {report.seed}"))
 
 
 @contextmanager
@@ -205,21 +227,23 @@ def live_verdicts(label: str, enabled: bool = True):
 
     shown = []  # (verdict word, colour, function name)
     lock = threading.Lock()  # `grade --all` grades several files at once
+    words = verdict_words()
+    heading = _("grading {file}: ").format(file=label)
 
     def status(function=None):
         with lock:
             if function is not None:
-                shown.append((*SYMBOLS[function.verdict], function.name))
+                shown.append((words[function.verdict].rstrip(), COLOURS[function.verdict], function.name))
             # One terminal line, or erasing it would leave the rest: the latest verdicts that fit.
-            room = shutil.get_terminal_size((80, 24)).columns - len(f"grading {label}: … ") - 1
+            room = shutil.get_terminal_size((80, 24)).columns - columns(f"{heading}… ") - 1
             kept = []
             for word, colour, name in reversed(shown):
-                room -= len(word) + len(name) + 3
+                room -= columns(word) + len(name) + 3
                 if room < 0:
                     break
                 kept.insert(0, f"{click.style(word, fg=colour, bold=True)} {name}")
             more = "… " if len(kept) < len(shown) else ""
-            click.echo(f"\r\x1b[Kgrading {label}: {more}" + ("  ".join(kept) or "..."), nl=False)
+            click.echo(f"\r\x1b[K{heading}{more}" + ("  ".join(kept) or "..."), nl=False)
 
     status()
     try:
@@ -231,13 +255,13 @@ def live_verdicts(label: str, enabled: bool = True):
 def print_notes(report) -> None:
     """What grading left out of the file (a notebook's IPython lines), one line each."""
     for note in report.notes:
-        click.echo(f"note: {note}")
+        click.echo(_("note: {note}").format(note=note))
 
 
 def _print_summary(reports, as_json, skipped=()):
     """The table of ``grade --all``: one row an exercise file (``TODO`` for an untouched stub,
     else functions passed of all), the files skipped as not exercises, and a verdict line."""
-    from mlquiz.grading.watch import untouched
+    from mlquiz.grading.watch import NOT_AN_EXERCISE, untouched
 
     if as_json:
         click.echo(json.dumps({"passed": bool(reports) and all(r.passed for r in reports),
@@ -246,23 +270,33 @@ def _print_summary(reports, as_json, skipped=()):
                                "skipped": [{"file": str(p), "why": why} for p, why in skipped]},
                               indent=2))
         return
-    width = max([len("skipped")] + [len(r.exercise) for r in reports])
-    click.echo(f"{'topic':<{width}}  passed  time    file")
+    todo_word, skipped_word = _("TODO"), _("skipped")
+    # Columns in terminal columns (a CJK character takes two): topic, passed, time, file.
+    first = max([columns(skipped_word)] + [len(r.exercise) for r in reports])
+    second = max(6, columns(_("passed")), columns(todo_word))
+    third = max(6, columns(_("time")))
+    click.echo(f"{pad(_('topic'), first)}  {pad(_('passed'), second)}  {pad(_('time'), third)}  "
+               + _("file"))
     for r in reports:
         passed = sum(f.verdict == "pass" for f in r.functions)
         if untouched(r):
-            score = click.style(f"{'TODO':<5}", fg="yellow")
+            score = click.style(pad(todo_word, second), fg="yellow")
         else:
             score = click.style(f"{passed:>2}/{len(r.functions):<2}", fg="green" if r.passed else "red")
-        click.echo(f"{r.exercise:<{width}}  {score}   {r.seconds:5.2f}s  {r.file}")
+            score += " " * (second - 5)
+        click.echo(f"{r.exercise:<{first}}  {score}  {f'{r.seconds:5.2f}s':<{third}}  {r.file}")
     for p, why in skipped:
-        click.echo(f"{'skipped':<{width}}  {'-':<5}   {'':6}  {p} ({why})")
+        why = _("not an exercise file") if why == NOT_AN_EXERCISE else why
+        click.echo(f"{pad(skipped_word, first)}  {'-':<{second}}  {'':{third}}  {p} ({why})")
     failed = [r for r in reports if not r.passed and not untouched(r)]
     todo = sum(untouched(r) for r in reports)
-    click.echo(f"\n{sum(r.passed for r in reports)} of {len(reports)} exercise files pass"
-               + (f", {len(failed)} fail" if failed else "")
-               + (f", {todo} not started (TODO)" if todo else "") + "."
-               + (f" See one in detail: {grade_command(Path(failed[0].file), failed[0].exercise)}"
+    click.echo("\n" + _("{passed} of {total} exercise files pass").format(
+                   passed=sum(r.passed for r in reports), total=len(reports))
+               + (_(", {count} fail").format(count=len(failed)) if failed else "")
+               + (_(", {count} not started (TODO)").format(count=todo) if todo else "")
+               + _(".")
+               + (_(" See one in detail: {command}").format(
+                   command=grade_command(Path(failed[0].file), failed[0].exercise))
                   if failed else ""))
 
 
@@ -277,20 +311,26 @@ def _record_all(db, reports):
         return
     recorded = [recorded_or_why(result) for result in results]
     attempts = [attempt for attempt, _ in recorded if attempt is not None]
-    reviews = Counter(a.review.rating_name for a in attempts if a.counted)
+    reviews = Counter((a.review.rating_name, a.review.rating) for a in attempts if a.counted)
     parts = []
     if reviews:
         count = sum(reviews.values())
-        parts.append(f"{count} review{'s' if count != 1 else ''} ("
-                     + ", ".join(f"{n} {name}" for name, n in sorted(reviews.items())) + ")")
+        parts.append(ngettext("{count} review ({ratings})", "{count} reviews ({ratings})", count)
+                     .format(count=count, ratings=_(", ").join(
+                         _("{count} {rating}").format(count=n, rating=rating_word(rating))
+                         for (_name, rating), n in sorted(reviews.items()))))
     plain = sum(not a.counted for a in attempts)
     if plain:
-        parts.append(f"{plain} attempt{'s' if plain != 1 else ''} without a review (failed again today)")
-    why = Counter(reason for _, reason in recorded if reason is not None)
+        parts.append(ngettext("{count} attempt without a review (failed again today)",
+                              "{count} attempts without a review (failed again today)",
+                              plain).format(count=plain))
+    why = Counter(reason for _attempt, reason in recorded if reason is not None)
     if why:
-        reason = next(iter(why)) if len(why) == 1 else "`mlquiz grade FILE` says why"
-        parts.append(f"{sum(why.values())} not recorded ({reason})")
-    click.echo("recorded: " + "; ".join(parts), err=True)
+        reason = next(iter(why)) if len(why) == 1 else _("`{command}` says why").format(
+            command="mlquiz grade FILE")
+        parts.append(_("{count} not recorded ({reason})").format(count=sum(why.values()),
+                                                                 reason=reason))
+    click.echo(_("recorded: {what}").format(what=_("; ").join(parts)), err=True)
 
 
 @click.command()
@@ -311,10 +351,11 @@ def topics(as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    width = max(len(r["id"]) for r in rows)
+    ids = max(len(r["id"]) for r in rows)
     for r in rows:
-        click.echo(f"{r['id']:<{width}}  {r['file']:<34}  {len(r['cards']):>2} cards  "
-                   f"{r['title_en']}  ·  {r['title_zh']}")
+        click.echo(f"{r['id']:<{ids}}  {r['file']:<34}  "
+                   + _("{count} cards").format(count=f"{len(r['cards']):>2}") + "  "
+                   + (r["title_zh"] if language() == "zh" else f"{r['title_en']}  ·  {r['title_zh']}"))
 
 
 @click.command()
@@ -340,31 +381,38 @@ def init(folder):
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise click.ClickException(f"cannot create {folder}: {exc.strerror}") from None
+        raise click.ClickException(_("cannot create {folder}: {why}").format(
+            folder=folder, why=exc.strerror)) from None
     stubs = data_dir("exercises")
     if folder.resolve() == stubs.resolve():
-        click.echo(f"note: {folder} holds mlquiz's own stubs (in a checkout, tracked files): work "
-                   f"elsewhere, e.g. `mlquiz init` creates {default_workspace()}", err=True)
+        click.echo(_("note: {folder} holds mlquiz's own stubs (in a checkout, tracked files): "
+                     "work elsewhere, e.g. `{command}` creates {workspace}").format(
+                         folder=folder, command="mlquiz init", workspace=default_workspace()),
+                   err=True)
     created = 0
     for ex in exercises():
         target = folder / ex.file
         if target.exists():
-            click.echo(f"kept     {target} (already there)")
+            click.echo(_("kept     {file} (already there)").format(file=target))
             continue
         try:
             shutil.copyfile(stubs / ex.file, target)
         except OSError as exc:
-            raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
+            raise click.ClickException(_("cannot write {file}: {why}").format(
+                file=target, why=exc.strerror)) from None
         created += 1
-        click.echo(f"created  {target}")
-    click.echo(f"\n{created} new exercise files in {folder}.")
+        click.echo(_("created  {file}").format(file=target))
+    click.echo("\n" + _("{count} new exercise files in {folder}.").format(count=created,
+                                                                          folder=folder))
+    first = exercises()[0]
     if named:
-        first = exercises()[0]
-        click.echo(f"Next: open one, fill it in, then `{grade_command(folder / first.file, first.id)}` "
-                   f"(or `mlquiz watch {folder}`).")
+        click.echo(_("Next: open one, fill it in, then `{command}` (or `{watch}`).").format(
+            command=grade_command(folder / first.file, first.id), watch=f"mlquiz watch {folder}"))
     else:
-        click.echo(f"Next: `cd {folder.parent}`, open exercises/{exercises()[0].file}, fill it in, "
-                   "then `mlquiz watch` (it re-grades each file you save).")
+        click.echo(_("Next: `{cd}`, open {file}, fill it in, then `{watch}` (it re-grades each "
+                     "file you save).").format(cd=f"cd {folder.parent}",
+                                               file=f"exercises/{first.file}",
+                                               watch="mlquiz watch"))
 
 
 @click.command()
@@ -389,14 +437,17 @@ def solution(exercise, show, db):
     found = exercise_or_fail(exercise)
     with opened(db) as store:
         shown = passed_solution(store, found.id)  # NotPassedYet: a ScheduleError, exit 1
-    yours = f"your attempt {shown.attempt} ({display_path(Path(shown.file_path))})"
+    yours = _("your attempt {attempt} ({file})").format(attempt=shown.attempt,
+                                                         file=display_path(Path(shown.file_path)))
     theirs = f"reference/{found.file}"
     if show == "reference":
-        click.echo(f"# {theirs}, the reference of {found.id}; you passed it with {yours}\n")
+        click.echo("# " + _("{file}, the reference of {exercise}; you passed it with {yours}").format(
+            file=theirs, exercise=found.id, yours=yours) + "\n")
         click.echo(shown.reference.rstrip())
         return
     if shown.learner == shown.reference:
-        click.echo(f"Your passing file ({yours}) is the reference, line for line.")
+        click.echo(_("Your passing file ({yours}) is the reference, line for line.").format(
+            yours=yours))
         return
     lines = (_side_by_side(shown.learner, shown.reference, yours, theirs) if show == "side"
              else _unified_diff(shown.learner, shown.reference, yours, theirs))
@@ -421,20 +472,20 @@ def _side_by_side(mine: str, reference: str, mine_name: str, reference_name: str
     import shutil
     from itertools import zip_longest
 
-    width = max(20, (shutil.get_terminal_size((160, 24)).columns - 3) // 2)
+    half = max(20, (shutil.get_terminal_size((160, 24)).columns - 3) // 2)
 
     def cut(text):
         text = text.expandtabs(4)
-        return text if len(text) <= width else text[:width - 1] + "…"
+        return text if len(text) <= half else text[:half - 1] + "…"
 
     a, b = mine.splitlines(), reference.splitlines()
-    yield f"{cut(mine_name):<{width}}   {cut(reference_name)}"
+    yield f"{pad(cut(mine_name), half)}   {cut(reference_name)}"
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         mark = {"equal": " ", "replace": "|", "delete": "<", "insert": ">"}[tag]
         for left, right in zip_longest(a[i1:i2], b[j1:j2], fillvalue=""):
             if tag == "replace":
                 mark = "|" if left and right else ("<" if left else ">")
-            yield f"{cut(left):<{width}} {mark} {cut(right)}".rstrip()
+            yield f"{cut(left):<{half}} {mark} {cut(right)}".rstrip()
 
 
 def _recorded_words(attempt) -> str:
@@ -442,9 +493,15 @@ def _recorded_words(attempt) -> str:
     from mlquiz.schedule.attempts import NotRecorded
 
     if isinstance(attempt, NotRecorded):
-        return f"not recorded: {attempt.reason}"
-    text = f"recorded attempt {attempt.attempt} of {attempt.exercise}"
+        return not_recorded(attempt.reason)
     if attempt.review is None:
-        return text + ": failed again today, no new lapse counted"
-    due = attempt.review.due.strftime("%Y-%m-%d %H:%M UTC")
-    return text + f" as {attempt.review.rating_name}; next due {due}"
+        return _("recorded attempt {attempt} of {exercise}: failed again today, no new lapse "
+                 "counted").format(attempt=attempt.attempt, exercise=attempt.exercise)
+    return _("recorded attempt {attempt} of {exercise} as {rating}; next due {due}").format(
+        attempt=attempt.attempt, exercise=attempt.exercise,
+        rating=rating_word(attempt.review.rating), due=show_time(attempt.review.due))
+
+
+def not_recorded(why) -> str:
+    """The line that says a graded file is not in the schedule, and why."""
+    return _("not recorded: {why}").format(why=why)

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import db_option, wrap
-from mlquiz.cli.grade import _print_report, _recorded_words, live_verdicts, print_notes
+from mlquiz.cli.common import db_option, exercise_title, rating_word, wrap
+from mlquiz.cli.grade import _print_report, _recorded_words, live_verdicts, not_recorded, print_notes
 from mlquiz.curriculum import display_path
-
-KEYS_HELP = "keys: h hint · n next exercise · r re-grade · q quit"
+from mlquiz.i18n import _
 
 
 def watch_commands():
@@ -57,15 +56,17 @@ def watch(folder, timeout, memory_mb, db, no_record):
 
     folder = folder or default_folder()
     if not folder.is_dir():
-        raise click.UsageError(f"no such folder: {folder} (`mlquiz init {folder}` creates it "
-                               "with the exercise stubs)")
+        raise click.UsageError(_("no such folder: {folder} (`{command}` creates it with the "
+                                 "exercise stubs)").format(folder=folder,
+                                                           command=f"mlquiz init {folder}"))
     session = WatchSession(folder, ScheduleLink(db), record=not no_record,
                            grade_options={"timeout": timeout, "memory_mb": memory_mb})
     try:
         with _keys() as pressed, _stopped_by_signals():
             saves = changes(folder)
             first = next(saves)  # watching from here on: nothing saved during the check is missed
-            click.echo(f"Checking the exercise files in {display_path(folder)} ...")
+            click.echo(_("Checking the exercise files in {folder} ...").format(
+                folder=display_path(folder)))
             _call(session.start, on_graded=_show_checked,
                   on_problem=lambda path, why: click.echo(f"  {display_path(path)}: {why}"))
             _show_progress(session)
@@ -74,11 +75,11 @@ def watch(folder, timeout, memory_mb, db, no_record):
                     _grade(session, path)
                 for key in pressed():
                     if key == "q":
-                        click.echo("Bye.")
+                        click.echo(_("Bye."))
                         return
                     _on_key(session, key)
     except KeyboardInterrupt:
-        click.echo("\nStopped.")
+        click.echo("\n" + _("Stopped."))
         sys.exit(130)
 
 
@@ -96,21 +97,25 @@ def _grade(session, path, again=False):
     _print_report(report)
     print_notes(report)
     if graded.record_error:
-        click.echo(f"the verdict was not recorded: {graded.record_error}", err=True)
+        click.echo(_("the verdict was not recorded: {why}").format(why=graded.record_error),
+                   err=True)
     elif graded.attempt is not None:
         if graded.review_withheld:
-            click.echo(f"stored as attempt {graded.attempt.attempt} of {report.exercise}, not a "
-                       "review: this watch session already reviewed it")
+            click.echo(_("stored as attempt {attempt} of {exercise}, not a review: this watch "
+                         "session already reviewed it").format(attempt=graded.attempt.attempt,
+                                                               exercise=report.exercise))
         else:
             click.echo(_recorded_words(graded.attempt))
     elif graded.not_recorded:
-        click.echo(f"not recorded: {graded.not_recorded}")
+        click.echo(not_recorded(graded.not_recorded))
     _show_progress(session)
 
 
 def _show_checked(report) -> None:
     passed = sum(f.verdict == "pass" for f in report.functions)
-    click.echo(f"  {display_path(Path(report.file))}: {passed}/{len(report.functions)} functions pass")
+    click.echo(f"  {display_path(Path(report.file))}: "
+               + _("{passed}/{total} functions pass").format(passed=passed,
+                                                             total=len(report.functions)))
 
 
 def _call(function, *args, **kwargs):
@@ -122,7 +127,7 @@ def _call(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except (GradingError, ScheduleError, StoreError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(_("error: {why}").format(why=exc), err=True)
         return None
 
 
@@ -133,42 +138,50 @@ def _bar(done: int, total: int, width: int = 24) -> str:
 
 def _show_progress(session) -> None:
     p = session.progress()
-    click.echo(f"\nProgress {_bar(p.exercises_passing, p.exercises_total)} "
-               f"{p.exercises_passing}/{p.exercises_total} exercises pass, "
-               f"{p.functions_passing}/{p.functions_total} functions")
+    click.echo("\n" + _("Progress {bar} {passed}/{total} exercises pass, {functions_passed}/"
+                        "{functions_total} functions").format(
+        bar=_bar(p.exercises_passing, p.exercises_total), passed=p.exercises_passing,
+        total=p.exercises_total, functions_passed=p.functions_passing,
+        functions_total=p.functions_total))
     if p.next is None:
-        click.echo("Every exercise passes. `mlquiz next` says what the schedule wants reviewed.")
+        click.echo(_("Every exercise passes. `{command}` says what the schedule wants reviewed.")
+                   .format(command="mlquiz next"))
     else:
-        _show_exercise("Next", session, p.next)
-    click.echo(KEYS_HELP)
+        _show_exercise(_("Next: {exercise} - {title}: {file}"), session, p.next)
+    click.echo(_("keys: h hint · n next exercise · r re-grade · q quit"))
 
 
-def _show_exercise(word, session, exercise) -> None:
+def _show_exercise(line, session, exercise) -> None:
+    """``line`` (a message with ``{exercise}``, ``{title}`` and ``{file}``) for ``exercise``,
+    and what to do when its file is not there yet."""
     path = session.path_of(exercise)
-    click.echo(f"{word}: {click.style(exercise.id, bold=True)} - {exercise.title_en} "
-               f"({exercise.title_zh}): {display_path(path)}")
+    click.echo(line.format(exercise=click.style(exercise.id, bold=True),
+                           title=exercise_title(exercise, both=True), file=display_path(path)))
     if not path.exists():
-        click.echo(f"  (not there yet: `mlquiz init {display_path(session.folder)}` copies the stubs)")
+        click.echo(_("  (not there yet: `{command}` copies the stubs)").format(
+            command=f"mlquiz init {display_path(session.folder)}"))
 
 
 def _on_key(session, key: str) -> None:
     if key == "h":
         shown = _call(session.hint)
         if shown is None:
-            click.echo("No hint to show: every exercise passes.")
+            click.echo(_("No hint to show: every exercise passes."))
             return
         exercise, level, text = shown
-        click.echo(f"\nHint {level} of {len(exercise.hints)} for {exercise.id}:")
+        click.echo("\n" + _("Hint {level} of {count} for {exercise}:").format(
+            level=level, count=len(exercise.hints), exercise=exercise.id))
         click.echo(wrap(text))
         if session.record:
-            click.echo("(Your next pass of this exercise will be rated Hard.)")
+            click.echo(_("(Your next pass of this exercise will be rated {rating}.)").format(
+                rating=rating_word(2)))
     elif key == "n":
         exercise = session.skip()
         if exercise is None:
-            click.echo("Every exercise passes.")
+            click.echo(_("Every exercise passes."))
         else:
             click.echo("")
-            _show_exercise("Now", session, exercise)
+            _show_exercise(_("Now: {exercise} - {title}: {file}"), session, exercise)
     elif key == "r":
         exercise = session.progress().next
         if exercise is not None and session.path_of(exercise).is_file():

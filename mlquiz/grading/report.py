@@ -7,6 +7,7 @@ The verdicts are ``PASS``, ``FAIL`` and ``NOT_IMPLEMENTED``. A failure is a dict
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 DEFAULT_MEMORY_MB = 1024
@@ -44,40 +45,57 @@ class FunctionReport:
 
     @property
     def explanation(self) -> str:
-        """The failure in words, on one or more lines ("" for a pass)."""
+        """The failure in words, on one or more lines ("" for a pass), in English (as
+        ``--json`` gives it)."""
+        return self.explain(_untranslated)
+
+    def explain(self, _: Callable[[str], str] | None = None) -> str:
+        """The failure in words, its labels in the learner's language (``_``: a gettext, by
+        default ``mlquiz.i18n._``); the spec's own diagnostics stay as written."""
         if self.failure is None:
             return ""
+        if _ is None:
+            from mlquiz.i18n import _
         f = self.failure
         lines = [f["message"]]
         if f.get("root_cause"):
             lines.insert(0, f["root_cause"])
-        errors = [f"{label} {f[key]:.3g}" for key, label in
-                  (("max_abs_error", "max abs error"), ("max_rel_error", "max rel error"))
+        errors = [label.format(error=f"{f[key]:.3g}") for key, label in
+                  (("max_abs_error", _("max abs error {error}")),
+                   ("max_rel_error", _("max rel error {error}")))
                   if f.get(key) is not None]
         tolerances = [f"{key} {f[key]:g}" for key in ("rtol", "atol") if f.get(key) is not None]
         if errors:
             lines[-1] += ": " + ", ".join(errors) + (f" ({', '.join(tolerances)})" if tolerances else "")
         if f.get("mistake"):
-            lines.append(f"looks like a classic mistake: {f['mistake']}")
+            lines.append(_("looks like a classic mistake: {mistake}").format(mistake=f["mistake"]))
         if f.get("case"):
             shapes = ", ".join(f"{k} {v}" for k, v in (f.get("shapes") or {}).items())
-            lines.append(f"first failing case: {f['case']}" + (f" [{shapes}]" if shapes else ""))
+            lines.append(_("first failing case: {case}").format(case=f["case"])
+                         + (f" [{shapes}]" if shapes else ""))
         for name, text in (f.get("inputs") or {}).items():
             lines.append(_labelled(f"  {name} = ", text))
-        for key in ("expected", "got"):
+        for key, label in (("expected", _("expected: ")), ("got", _("got: "))):
             if f.get(key) is not None:
-                lines.append(_labelled(f"  {key}: ", f[key]))
+                lines.append(_labelled("  " + label, f[key]))
         if f.get("case_file"):
-            lines.append(f"this case is saved in {f['case_file']}; to replay it in Python:")
+            lines.append(_("this case is saved in {file}; to replay it in Python:")
+                         .format(file=f["case_file"]))
             lines.extend("    " + line for line in f["snippet"].splitlines())
         if f.get("traceback"):
             lines.append(f["traceback"].rstrip())
         return "\n".join(lines)
 
 
+def _untranslated(message: str) -> str:
+    return message
+
+
 def _labelled(label, text) -> str:
     """``label`` then ``text``, its continuation lines indented under the first."""
-    return label + text.replace("\n", "\n" + " " * len(label))
+    from mlquiz.i18n import columns
+
+    return label + text.replace("\n", "\n" + " " * columns(label))
 
 
 @dataclass

@@ -268,7 +268,9 @@ class WatchSession:
         else:
             level = min(self.hints_shown.get(exercise.id, 0) + 1, len(exercise.hints))
             self.hints_shown[exercise.id] = level
-        return exercise, level, exercise.hints[level - 1]
+        from mlquiz.i18n import language
+
+        return exercise, level, exercise.hints_in(language())[level - 1]
 
 
 def _stub_text(exercise: Exercise) -> str | None:
