@@ -141,6 +141,20 @@ def _per_day(store: Store, table_sql: str, column: str, starts: list[str], dates
     return {day: count for day, count in rows if count}
 
 
+def _reviews_per_day(store: Store, starts: list[str], dates: list) -> dict[str, tuple]:
+    """For each learner's day (``starts[i]`` to ``starts[i + 1]`` is ``dates[i]``), by ISO
+    date: (reviews, reviews of learned items, of which recalled), in one pass over the
+    window's reviews."""
+    days = ", ".join("(?, ?, ?)" for _day in dates)
+    values = [v for i, d in enumerate(dates) for v in (d.isoformat(), starts[i], starts[i + 1])]
+    rows = store.conn.execute(
+        f"WITH days(day, start, end) AS (VALUES {days}) SELECT day, count(*), "
+        "coalesce(sum(r.state_before = ?), 0), coalesce(sum(r.state_before = ? AND r.rating > 1), 0) "
+        "FROM days JOIN reviews r ON r.reviewed_at >= days.start AND r.reviewed_at < days.end "
+        "GROUP BY day", [*values, REVIEW, REVIEW]).fetchall()
+    return {day: (n, learned, recalled) for day, n, learned, recalled in rows}
+
+
 def stats(store: Store, now: datetime | None = None) -> dict:
     """Items by kind and state, due today, reviews a day over the last 30 days, measured
     retention against the target (over the 30 days, and day by day), due items a day over the
@@ -155,21 +169,13 @@ def stats(store: Store, now: datetime | None = None) -> dict:
     dates = [today + timedelta(days=i) for i in range(-29, FORECAST_DAYS)]
     starts = [clock.format_time(day.start_of(d)) for d in dates] + [
         clock.format_time(day.start_of(today + timedelta(days=FORECAST_DAYS)))]
-    month_ago = starts[0]
     with store.snapshot():
         counts = store.rows("SELECT kind, state, count(*) AS n FROM items WHERE active = 1 "
                             "GROUP BY kind, state")
         due_reviews = due_today(store, now)
         new_left = new_count(store, now)
-        per_day = _per_day(store, "FROM reviews WHERE 1", "reviewed_at", starts[:31], dates[:30])
-        learned_per_day = _per_day(store, "FROM reviews WHERE state_before = ?", "reviewed_at",
-                                   starts[:31], dates[:30], (REVIEW,))
-        recalled_per_day = _per_day(store, "FROM reviews WHERE state_before = ? AND rating > 1",
-                                    "reviewed_at", starts[:31], dates[:30], (REVIEW,))
-        recall = store.row(  # the window by the reviews' own times: the last 30 learner's days
-            "SELECT count(*) AS n, coalesce(sum(rating > 1), 0) AS recalled FROM reviews "
-            "WHERE reviewed_at >= ? AND reviewed_at < ? AND state_before = ?",
-            (month_ago, starts[30], REVIEW))
+        # the window by the reviews' own times: the last 30 learner's days
+        per_day = _reviews_per_day(store, starts[:31], dates[:30])
         forecast_rows = _per_day(  # items overdue count on today
             store, "FROM items WHERE active = 1 AND suspended = 0", f"max({WHEN_DUE}, ?)",
             starts[29:], dates[29:], (starts[29],) * 2)
@@ -183,6 +189,8 @@ def stats(store: Store, now: datetime | None = None) -> dict:
             "FROM items WHERE kind = 'card' AND active = 1 GROUP BY topic")}
         retention = get_config(store, "retention")
 
+    learned = sum(n for _, n, _ in per_day.values())
+    recalled = sum(n for _, _, n in per_day.values())
     items = {kind: {name: 0 for name in STATES.values()} for kind in KINDS}
     for row in counts:
         items.setdefault(row["kind"], {name: 0 for name in STATES.values()})
@@ -209,13 +217,12 @@ def stats(store: Store, now: datetime | None = None) -> dict:
         "now": clock.format_time(now),
         "items": items,
         "due_today": {"reviews": due_reviews, "new": new_left, "total": due_reviews + new_left},
-        "reviews_per_day": [{"date": d, "count": per_day.get(d, 0)} for d in days],
-        "reviews_last_30_days": sum(per_day.get(d, 0) for d in days),
+        "reviews_per_day": [{"date": d, "count": per_day.get(d, (0,))[0]} for d in days],
+        "reviews_last_30_days": sum(n for n, _, _ in per_day.values()),
         "retention": {"target": retention,
-                      "measured": recall["recalled"] / recall["n"] if recall["n"] else None,
-                      "reviews": recall["n"]},
-        "retention_per_day": [_recall_of_day(d, learned_per_day.get(d, 0),
-                                             recalled_per_day.get(d, 0)) for d in days],
+                      "measured": recalled / learned if learned else None,
+                      "reviews": learned},
+        "retention_per_day": [_recall_of_day(d, *per_day.get(d, (0, 0, 0))[1:]) for d in days],
         "forecast": [{"date": d, "due": forecast_rows.get(d, 0)} for d in ahead],
         "topics": topics,
     }
