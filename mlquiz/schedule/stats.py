@@ -127,18 +127,19 @@ def history(store: Store, item: str | None = None, limit: int | None = None,
 FORECAST_DAYS = 30
 
 
-def _per_day(store: Store, table_sql: str, column: str, starts: list[str], dates: list,
-             params=()) -> dict[str, int]:
-    """How many rows of ``table_sql`` (a FROM clause with its WHERE) have ``column`` in each
-    learner's day (``starts[i]`` to ``starts[i + 1]`` is ``dates[i]``), by ISO date: one
-    range count a day, in SQLite."""
-    days = ", ".join("(?, ?, ?)" for _day in dates)
-    values = [v for i, d in enumerate(dates) for v in (d.isoformat(), starts[i], starts[i + 1])]
-    rows = store.conn.execute(
-        f"WITH days(day, start, end) AS (VALUES {days}) SELECT day, (SELECT count(*) "
-        f"{table_sql} AND {column} >= days.start AND {column} < days.end) FROM days",
-        [*values, *params]).fetchall()
-    return {day: count for day, count in rows if count}
+def _due_per_day(store: Store, starts: list[str], dates: list) -> dict[str, int]:
+    """How many active items fall due in each learner's day (``starts[i]`` to
+    ``starts[i + 1]`` is ``dates[i]``), by ISO date; items already overdue count on the first
+    day. The due times are read once and placed by bisection (stored times sort as text)."""
+    from bisect import bisect_right
+
+    counts: dict[str, int] = {}
+    for (due,) in store.conn.execute(
+            f"SELECT {WHEN_DUE} FROM items WHERE active = 1 AND suspended = 0 AND {WHEN_DUE} < ?",
+            (starts[-1],)):
+        day = dates[max(0, bisect_right(starts, due) - 1)].isoformat()
+        counts[day] = counts.get(day, 0) + 1
+    return counts
 
 
 def _reviews_per_day(store: Store, starts: list[str], dates: list) -> dict[str, tuple]:
@@ -176,9 +177,7 @@ def stats(store: Store, now: datetime | None = None) -> dict:
         new_left = new_count(store, now)
         # the window by the reviews' own times: the last 30 learner's days
         per_day = _reviews_per_day(store, starts[:31], dates[:30])
-        forecast_rows = _per_day(  # items overdue count on today
-            store, "FROM items WHERE active = 1 AND suspended = 0", f"max({WHEN_DUE}, ?)",
-            starts[29:], dates[29:], (starts[29],) * 2)
+        forecast_rows = _due_per_day(store, starts[29:], dates[29:])
         exercise_rows = {r["ref"]: r for r in store.rows(
             "SELECT ref, state, due, reps, lapses FROM items WHERE kind = 'exercise'")}
         graded = {r["exercise"]: r for r in store.rows(
