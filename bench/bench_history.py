@@ -1,6 +1,6 @@
 """Time ``mlquiz history`` on 200,000 reviews, and measure its peak memory.
 
-Builds a database of 20,000 items with 10 reviews each (``bench_next.build_large``), then runs
+Builds a database of 200,000 reviews (``bench_next.build_large``), then runs
 ``mlquiz history`` (text and ``--json``) as separate processes, interleaved with
 ``python -c "import sqlite3"`` so that all share the machine's load, and prints the median
 time to the last line, the peak resident memory (``getrusage`` of the child) and the CPU time.
@@ -11,13 +11,10 @@ Targets: under 1 s to the last line and under 50 MB. Exit code 1 if one is misse
 
 from __future__ import annotations
 
-import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,22 +36,6 @@ def measure(command, env) -> tuple[float, float, float, int]:
     return float(out[0]), float(out[1]), float(out[2]), int(out[3])
 
 
-def setup(doc: str, runs: int):
-    """The options (``--runs``, ``--keep DIR``), the folder for the databases and the
-    environment of the commands (as installed: .pyc files cached, no clock or database set).
-    ``bench_next.build_large`` is set to 200,000 reviews."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=runs)
-    parser.add_argument("--keep", type=Path, help="build the databases in DIR and keep them")
-    args = parser.parse_args()
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="mlquiz-bench-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MLQUIZ_NOW", "MLQUIZ_DB", "PYTHONDONTWRITEBYTECODE")}
-    bench_next.ITEMS = 20_000
-    return args, folder, env
-
-
 def interleaved(commands: dict, env: dict, runs: int, measure) -> dict:
     """``measure(command, env)`` of every command ``runs`` times, taking turns so that all
     share the machine's load alike, after one warm-up run each (caches, .pyc files)."""
@@ -68,7 +49,7 @@ def interleaved(commands: dict, env: dict, runs: int, measure) -> dict:
 
 
 def main() -> int:
-    args, folder, env = setup(__doc__, runs=5)
+    args, folder, env = bench_next.setup(__doc__, runs=5)
     path = folder / "history.db"
     try:
         if not path.exists():

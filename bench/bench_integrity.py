@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_next  # noqa: E402
-from bench_history import interleaved, setup  # noqa: E402
+from bench_history import interleaved  # noqa: E402
 
 from mlquiz.schedule import store as store_module  # noqa: E402
 
@@ -37,7 +37,7 @@ def best_of(function, runs: int) -> float:
 
 
 def main() -> int:
-    args, folder, env = setup(__doc__, runs=11)
+    args, folder, env = bench_next.setup(__doc__, runs=11)
     large, small = folder / "large.db", folder / "small.db"
     try:
         if not large.exists():

@@ -100,17 +100,22 @@ def timed(command, env) -> float:
     return time.perf_counter() - started
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+def setup(doc: str, runs: int):
+    """The options (``--runs``, ``--keep DIR``), the folder for the databases and the
+    environment of the commands (as installed: .pyc files cached, no clock or database set)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=runs)
     parser.add_argument("--keep", type=Path, help="build the databases in DIR and keep them")
     args = parser.parse_args()
-
     folder = args.keep or Path(tempfile.mkdtemp(prefix="mlquiz-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    # as installed: .pyc files cached, no clock or database from the environment
     env = {k: v for k, v in os.environ.items()
            if k not in ("MLQUIZ_NOW", "MLQUIZ_DB", "PYTHONDONTWRITEBYTECODE")}
+    return args, folder, env
+
+
+def main() -> int:
+    args, folder, env = setup(__doc__, runs=7)
     large, new = folder / "large.db", folder / "new.db"
     for path in (large, new):
         for stale in folder.glob(path.name + "*"):
