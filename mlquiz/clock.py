@@ -112,19 +112,6 @@ class Day(NamedTuple):
         return self.start_of(self.date_of(moment) + timedelta(days=1))
 
 
-UTC_DAY = Day()
-
-
-def day_start(moment: datetime, day: Day = UTC_DAY) -> datetime:
-    """When the learner's ``day`` holding ``moment`` started (default: midnight UTC)."""
-    return day.start(moment)
-
-
-def next_day_start(moment: datetime, day: Day = UTC_DAY) -> datetime:
-    """When the learner's ``day`` after the one holding ``moment`` starts."""
-    return day.end(moment)
-
-
 def current(moment: datetime | None = None) -> datetime:
     """``moment`` in UTC to the second, or the current time (``now()``) when it is None."""
     return now() if moment is None else check_range(as_utc(moment))

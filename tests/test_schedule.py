@@ -553,4 +553,4 @@ def test_clock_reads_mlquiz_now(monkeypatch):
     assert real.tzinfo is timezone.utc and real.microsecond == 0
     assert abs(real - datetime.now(timezone.utc)) < timedelta(seconds=5)
     assert clock.format_time(T0) == "2026-03-02T09:00:00Z"
-    assert clock.day_start(T0 + timedelta(hours=14)) == datetime(2026, 3, 2, tzinfo=timezone.utc)
+    assert clock.Day().start(T0 + timedelta(hours=14)) == datetime(2026, 3, 2, tzinfo=timezone.utc)

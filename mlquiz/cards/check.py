@@ -323,19 +323,6 @@ def parse_formula(text: str, card: Card, table: dict[str, sympy.Symbol] | None =
     return _formula(_formula_tree(text, card, table), table)
 
 
-def latex_to_sympy(latex: str, card: Card, table: dict[str, sympy.Symbol] | None = None,
-                   seconds: float = ANSWER_CPU_SECONDS) -> sympy.Expr:
-    """A LaTeX formula (typed, or a card's ``answer_latex``) over the card's symbols, read whole
-    by :mod:`mlquiz.cards.parse` within ``seconds`` of CPU time; ``e`` is Euler's number
-    unless the card has a symbol ``e`` (or one name ``e_…``)."""
-    table = card_symbols(card) if table is None else table
-    try:
-        with cpu_limit(seconds):
-            return _formula(_formula_tree(latex, card, table, latex=True), table)
-    except _Timeout:
-        raise AnswerError(_("refused: this LaTeX needs too much computation to read.")) from None
-
-
 def _substitute_derived(expr: sympy.Expr, card: Card, table) -> sympy.Expr:
     """Replace derived names (``p`` for ``sigma(y_hat)``) by their definitions."""
     for name in reversed(list(card.derived)):

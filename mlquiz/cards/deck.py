@@ -42,8 +42,6 @@ from mlquiz.curriculum import exercises, get_exercise
 CARDS_DIR = Path(__file__).resolve().parent
 DOMAINS = ("real", "positive", "unit", "binary", "sign")
 LANGUAGES = ("en", "zh")
-#: what a card is, by how a typed answer is checked (see :attr:`Card.kind`)
-CARD_KINDS = ("formula", "array", "display")
 
 _ID = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
