@@ -1,12 +1,16 @@
 """Learner code is untrusted: every hostile or broken file gets a clear failing verdict and
 leaves mlquiz working. Each test grades a real file in a real child process."""
 
+import os
+import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import reference_source
+from conftest import reference_source, sandbox_children
+from mlquiz.grading import sandbox
 from mlquiz.grading.engine import grade_file
 
 CORRECT_BN = reference_source("bn_backward")
@@ -244,7 +248,7 @@ def test_forged_events_on_the_result_pipe_cannot_crash_mlquiz(submission, forged
     checked before use, and a forged answer is judged like any other."""
     path = submission("bn_backward", f"""\
         import os, sys
-        os.write(int(sys.argv[3]), {(forged + chr(10) + '{"event": "done"}' + chr(10)).encode()!r})
+        os.write(3, {(forged + chr(10) + '{"event": "done"}' + chr(10)).encode()!r})
         os._exit(0)
         """)
     report = grade_file(path, timeout=2)
@@ -312,3 +316,99 @@ def test_hard_coded_outputs_fail(submission):
             return np.array({dx.tolist()}), np.array({dgamma.tolist()}), np.array({dbeta.tolist()})
         """)
     assert not grade_file(path, seed=2).passed
+
+
+# ---------------------------------------------------------------------------------------------
+# The fork server: numpy imported once, every child a fresh copy of a process that never ran
+# a learner's code
+
+
+def test_what_one_file_does_to_numpy_is_gone_for_the_next(submission, tmp_path):
+    tampering = tmp_path / "first" / "bn_backward.py"
+    tampering.parent.mkdir()
+    tampering.write_text(CORRECT_BN + textwrap.dedent("""
+        import builtins, sys
+        import numpy
+        numpy.TAMPERED = True
+        numpy.allclose = lambda *args, **kwargs: True
+        builtins.TAMPERED = True
+        sys.modules["tampered"] = sys
+        """))
+    assert grade_file(tampering).passed
+    checking = submission("bn_backward", CORRECT_BN + textwrap.dedent("""
+        import builtins, sys
+        import numpy
+        assert not hasattr(numpy, "TAMPERED") and not hasattr(builtins, "TAMPERED")
+        assert "tampered" not in sys.modules
+        assert numpy.allclose(0.0, 1.0) is False or not numpy.allclose(0.0, 1.0)
+        """))
+    report = grade_file(checking)
+    assert report.passed, said(report)
+
+
+def test_a_child_holds_no_descriptor_but_its_own(submission):
+    """Its stdin, stdout, stderr, the result pipe (3) and /dev/null as stdin once the jobs are
+    read: nothing of the fork server's (its control socket could forge its answers)."""
+    report = grade_file(submission("bn_backward", CORRECT_BN + textwrap.dedent("""
+        import os
+        null = os.stat(os.devnull)
+        others = []
+        for fd in range(4, 4096):
+            try:
+                info = os.fstat(fd)
+            except OSError:
+                continue
+            if not os.path.samestat(info, null):
+                others.append(fd)
+        print("other descriptors:", others)
+        """)))
+    assert report.passed, said(report)
+    assert "other descriptors: []" in report.stdout
+
+
+def test_a_fork_server_that_dies_fails_the_running_function_and_is_replaced(submission):
+    marker = Path("/dev/shm", f"mlquiz-test-{os.getpid()}-server")  # a child may write there
+    path = submission("bn_backward", f"""\
+        import time
+
+        def batchnorm_backward(dout, x, gamma, eps=1e-5):
+            open({str(marker)!r}, "w").close()
+            time.sleep(60)
+        """)
+    server = sandbox._fork_server()
+
+    def kill_the_server():
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        server.process.kill()
+
+    killer = threading.Thread(target=kill_the_server)
+    killer.start()
+    started = time.monotonic()
+    try:
+        f = only(grade_file(path, timeout=30))
+    finally:
+        killer.join()
+        marker.unlink(missing_ok=True)
+    assert time.monotonic() - started < 20
+    assert f.verdict == "fail" and "the sandbox's process ended" in f.explanation, f.explanation
+    assert sandbox_children() == []
+    assert grade_file(submission("bn_backward", CORRECT_BN)).passed
+    assert sandbox._fork_server() is not server
+
+
+def test_sandboxes_closed_at_once_leave_no_child(tmp_path):
+    """A sandbox closed before its child has even started (the fork server may still be
+    importing numpy) kills that child as soon as it exists."""
+    path = tmp_path / "bn_backward.py"
+    path.write_text(CORRECT_BN)
+    sandbox._close_server()  # a server that has yet to start
+    for _ in range(5):
+        with sandbox.Sandbox(path, memory_mb=1024, functions=1, timeout=5):
+            pass
+    deadline = time.monotonic() + 10
+    while sandbox_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sandbox_children() == []
+    assert not sandbox._live

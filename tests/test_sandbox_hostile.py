@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-from conftest import reference_source
+from conftest import fork_servers, reference_source, sandbox_children
 from mlquiz.curriculum import PACKAGE_DIR, data_dir
 from mlquiz.grading import isolation
 from mlquiz.grading.engine import grade_file
@@ -59,23 +59,6 @@ def _install_state() -> dict:
     return state
 
 
-def survivors(marker: str) -> list:
-    """Running processes whose command line holds ``marker`` (the children of a sandbox
-    carry the submission's path in theirs), zombies excepted."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker in cmdline and state != "Z":
-            found.append((int(entry.name), cmdline))
-    return found
-
-
 @pytest.fixture(autouse=True)
 def sandbox_leaves_no_trace(tmp_path):
     """Around every test: a database with a passed attempt in it, a classmate's folder beside
@@ -89,9 +72,9 @@ def sandbox_leaves_no_trace(tmp_path):
     before, install, graded_before = _files(tmp_path), _install_state(), _attempts(db)
     yield
     deadline = time.monotonic() + 5
-    while survivors(str(tmp_path)) and time.monotonic() < deadline:
+    while sandbox_children() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert survivors(str(tmp_path)) == []
+    assert sandbox_children() == []
     time.sleep(0.3)  # a process that escaped would write now
     assert _files(tmp_path) == before, "a file beside the submission changed"
     assert _install_state() == install, "the install changed"
@@ -239,7 +222,7 @@ def place(tmp_path, request):
         yield folder, str(db)
         after = _attempts(db)
         assert after[:len(before)] == before and all(passed == 0 for _, _, passed in after[len(before):])
-        assert survivors(str(folder)) == []
+        assert sandbox_children() == []
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -587,7 +570,7 @@ def forging(tmp_path, lines: str, then: str = "os._exit(0)") -> Path:
     path = tmp_path / "bn_backward.py"
     path.write_text(textwrap.dedent(f"""\
         import os, sys, time
-        pipe = int(sys.argv[3])
+        pipe = 3  # the result pipe
 
         def batchnorm_backward(dout, x, gamma, eps=1e-5):
             os.write(pipe, {lines})
@@ -618,7 +601,7 @@ def test_an_unknown_function_does_not_restart_the_child_forever(tmp_path):
     path.write_text(textwrap.dedent(f"""\
         import os, sys
         open({str(counter)!r}, "a").write("x")
-        os.write(int(sys.argv[3]), b'{{"event": "imported", "functions": []}}\\n'
+        os.write(3, b'{{"event": "imported", "functions": []}}\\n'
                  b'{{"event": "start", "function": "no_such_function"}}\\n')
         os._exit(3)
         """))
@@ -738,8 +721,8 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, signal_number, grade_
 
 
 def test_killing_mlquiz_outright_kills_its_childrens_processes(tmp_path):
-    """SIGKILL leaves mlquiz no cleanup: the child dies with it, and the processes the child
-    forked die with the child."""
+    """SIGKILL leaves mlquiz no cleanup: its fork server dies with it, the child with the
+    server, and the processes the child forked with the child."""
     marker = Path("/dev/shm", f"mlquiz-test-{os.getpid()}-killed")
     path = tmp_path / "bn_backward.py"
     path.write_text(textwrap.dedent(f"""\
@@ -760,18 +743,19 @@ def test_killing_mlquiz_outright_kills_its_childrens_processes(tmp_path):
                                stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while not marker.exists() or len(survivors(str(path))) < 4:  # mlquiz, its child, a fork, its fork
+        while not marker.exists() or len(sandbox_children()) < 3:  # its child, a fork, its fork
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.05)
+        assert fork_servers(process.pid)
         process.kill()
         process.wait()
     finally:
         process.kill()
         marker.unlink(missing_ok=True)
     deadline = time.monotonic() + 5
-    while survivors(str(path)) and time.monotonic() < deadline:
+    while (sandbox_children() or fork_servers(process.pid)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert survivors(str(path)) == []
+    assert sandbox_children() == [] and fork_servers(process.pid) == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import mutant, reference_source
+from conftest import mutant, reference_source, sandbox_children
 from mlquiz.curriculum import data_dir, exercises, get_exercise
 
 MLQUIZ = str(Path(sys.executable).with_name("mlquiz"))
@@ -257,20 +257,6 @@ def test_a_database_that_is_not_ours_never_hides_a_verdict_and_is_left_as_it_was
     assert notes.read_text() == "my own notes, not a database\n"
 
 
-def _children_running(path) -> list:
-    """Processes whose command line names ``path`` (the sandbox's child runs the learner's file)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if str(path) in command and "_child.py" in command:
-                found.append(int(entry.name))
-    return found
-
-
 def test_ctrl_c_while_a_hanging_file_is_graded_leaves_no_process(folder):
     path = folder / "taylor.py"
     watcher = Watcher(folder, "--no-record")
@@ -278,7 +264,7 @@ def test_ctrl_c_while_a_hanging_file_is_graded_leaves_no_process(folder):
         watcher.wait_for("keys: h hint")
         write(path, "import time\ntime.sleep(1000)\n")
         end = time.monotonic() + DEADLINE
-        while not _children_running(path):
+        while not sandbox_children():
             assert time.monotonic() < end, "the file was never graded"
             time.sleep(0.05)
         watcher.process.send_signal(signal.SIGINT)
@@ -287,9 +273,9 @@ def test_ctrl_c_while_a_hanging_file_is_graded_leaves_no_process(folder):
     finally:
         watcher.stop()
     end = time.monotonic() + 30
-    while _children_running(path) and time.monotonic() < end:
+    while sandbox_children() and time.monotonic() < end:
         time.sleep(0.1)
-    assert not _children_running(path)
+    assert not sandbox_children()
 
 
 def test_the_session_review_is_the_first_save_the_schedule_counts(folder, tmp_path):

@@ -1,14 +1,27 @@
 """The child side of the sandbox, and the wire format both sides share.
 
-Run as a script (``python -I -S _child.py SUBMISSION NUMPY_DIR RESULT_FD MEMORY_MB CPU_SECONDS
-PARENT_PID confined``) it is the process that runs a learner's file and calls its functions. After
-importing numpy it confines itself (``isolation.confine``: Landlock, seccomp, limits) and says
-which layers hold; then it reads
-``{"source": the file's text, "jobs": [...]}`` as one JSON document on stdin (the text the
-grading process read, compiled under the name SUBMISSION) and writes one JSON line per event
-to the file descriptor RESULT_FD:
+Run as a script (``python -I -S _child.py NUMPY_DIR CONTROL_FD PARENT_PID``) it is the fork
+server: it imports numpy once, then forks one child per request of the grading process, so
+that no child pays for the interpreter and numpy again. The server never runs a learner's code;
+every child is a fresh copy of it. On the control socket (``CONTROL_FD``, a SOCK_SEQPACKET
+Unix socket: one JSON message per packet) the grading process sends
 
-    {"event": "sandbox", "layers": {layer: true or "why it is missing"}}   (before any learner code)
+    {"request": n, "submission": path, "scratch": folder, "memory_mb": m, "cpu_seconds": s,
+     "confined": true}   with four file descriptors: the child's stdin, stdout, stderr and results
+
+and the server answers ``{"request": n, "pid": pid}`` once the child has its own process group
+(the grading process kills the group), then ``{"exited": pid, "status": wait status}`` when the
+child ends. The server exits when the socket closes, or with the grading process (its parent
+death signal).
+
+The child closes the control socket, limits its memory and CPU time, confines itself
+(``isolation.confine``: Landlock, seccomp, limits) in its scratch folder and says which layers
+hold; then it reads ``{"source": the file's text, "jobs": [...]}`` as one JSON document on
+stdin (the text the grading process read, compiled under the name of the submission) and
+writes one JSON line per event to file descriptor 3:
+
+    {"event": "sandbox", "layers": {layer: true or "why it is missing"}}   (before any learner code;
+        with "memory_needed_mb": n instead when numpy alone fills the memory limit, and nothing more)
     {"event": "imported", "functions": [names defined in the file]}
     {"event": "start", "function": name}
     {"event": "result", "job": i, "ok": true, "value": ENCODED, "mutated": [arg names],
@@ -16,7 +29,7 @@ to the file descriptor RESULT_FD:
     {"event": "result", "job": i, "ok": false, "error": {"type", "message", "traceback"}}
     {"event": "done"}
 
-The learner's code runs in this process, so nothing here is trusted by the grading process:
+The learner's code runs in the child, so nothing it sends is trusted by the grading process:
 it only ever parses the JSON lines (never pickle) and compares in its own process.
 
 Wire format (``encode``/``decode``): JSON, where a numeric array or numpy scalar is
@@ -35,6 +48,8 @@ import sys
 import time
 import traceback
 
+RESULT_FD = 3  # the child's descriptor for its events
+HEADROOM = 16 * 1024 * 1024  # bytes of address space a child needs beyond what numpy takes
 _DTYPES = {"f8": "<f8", "f4": "<f4", "f2": "<f2", "i8": "<i8", "b1": "|b1"}
 
 
@@ -136,12 +151,18 @@ def decode(data, np, max_elements=10**8):
 
 
 def _limit_resources(memory_mb, cpu_seconds):
-    """Hard limits the learner's code cannot raise. A system that refuses one (macOS does not
-    enforce RLIMIT_AS) keeps the other limits and the grading process's wall-clock deadline."""
+    """Hard limits the learner's code cannot raise; returns the MB of address space this process
+    already takes when that leaves no room under ``memory_mb`` (numpy alone does not fit), else
+    None. A system that refuses one limit (macOS does not enforce RLIMIT_AS) keeps the others
+    and the grading process's wall-clock deadline."""
     import resource
 
     limits = []
     if memory_mb > 0:
+        with open("/proc/self/statm") as statm:  # sizes in pages: total address space first
+            taken = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        if taken + HEADROOM > memory_mb * 1024 * 1024:
+            return -(-(taken + HEADROOM) // (1024 * 1024))
         limits.append((resource.RLIMIT_AS, memory_mb * 1024 * 1024, memory_mb * 1024 * 1024))
     if cpu_seconds > 0:
         limits.append((resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1))
@@ -150,6 +171,7 @@ def _limit_resources(memory_mb, cpu_seconds):
             resource.setrlimit(kind, (soft, hard))
         except (ValueError, OSError):
             pass
+    return None
 
 
 def _error(exc, submission):
@@ -244,11 +266,107 @@ def _load_isolation():
     return module
 
 
-def main(argv):
-    submission, numpy_dir, result_fd, memory_mb, cpu_seconds, parent, mode = argv[1:8]
-    isolation = _load_isolation() if mode == "confined" else None  # "bare": only to measure the cost
-    parent_death = isolation.set_parent_death_signal(int(parent)) if isolation else "bare"
-    out = os.fdopen(int(result_fd), "w", buffering=1)
+def serve(argv):
+    """The fork server (see the module docstring); never returns."""
+    numpy_dir, control_fd, parent = argv[1:4]
+    isolation = _load_isolation()
+    parent_death = isolation.set_parent_death_signal(int(parent))
+    isolation.make_undumpable()  # nothing the children run may read or trace it
+    # Only the standard library and numpy: neither mlquiz nor its references are importable.
+    sys.path.insert(0, numpy_dir)
+    import select
+    import signal
+    import socket
+    import types
+    import warnings
+
+    import numpy as np
+
+    numpy_folders = [numpy_dir] + [os.path.realpath(os.path.join(numpy_dir, name)) for name in os.listdir(numpy_dir)]
+    control = socket.socket(fileno=int(control_fd))
+    wake_read, wake_write = os.pipe()  # SIGCHLD wakes the loop through it
+    os.set_blocking(wake_write, False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.set_wakeup_fd(wake_write)
+
+    def tell(message):
+        try:
+            control.send(json.dumps(message).encode())
+        except OSError:  # the grading process is gone
+            os._exit(0)
+
+    while True:
+        ready = select.select([control, wake_read], [], [])[0]
+        if wake_read in ready:
+            os.read(wake_read, 4096)
+            while True:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                tell({"exited": pid, "status": status})
+        if control in ready:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 4)
+            if not message:
+                os._exit(0)
+            request = json.loads(message)
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os.close(wake_read)
+                os.close(wake_write)
+                _child(request, fds, isolation, parent_death, numpy_folders, np, types, warnings)
+            for fd in fds:
+                os.close(fd)
+            try:
+                os.setpgid(pid, pid)  # the child does it too: whichever runs first
+            except OSError:
+                pass
+            tell({"request": request["request"], "pid": pid})
+
+
+def _child(request, fds, isolation, parent_death, numpy_folders, np, types, warnings):
+    """A forked child: its own process group, descriptors and folder, then ``main``; never
+    returns to the server's loop. An exception that escapes is reported as an uncaught one
+    would be, and sets the exit code."""
+    code = 0
+    try:
+        try:
+            os.setpgid(0, 0)
+        except OSError:
+            pass
+        for fd, target in zip(fds, (0, 1, 2, RESULT_FD)):  # all above 2: the server's 0-2 are open
+            os.dup2(fd, target)
+        os.closerange(RESULT_FD + 1, os.sysconf("SC_OPEN_MAX"))
+        os.chdir(request["scratch"])
+        os.environ["TMPDIR"] = request["scratch"]
+        main(request, isolation if request["confined"] else None, parent_death, numpy_folders,
+             np, types, warnings)
+    except SystemExit as exc:  # as the interpreter would exit with it
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    except BaseException:  # noqa: B036 (whatever the learner's code raised)
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)
+
+
+def main(request, isolation, parent_death, numpy_folders, np, types, warnings):
+    """Confine this child (unless ``isolation`` is None: only to measure what it costs), then
+    run the jobs read on stdin against the source read with them."""
+    submission = request["submission"]
+    out = os.fdopen(RESULT_FD, "w", buffering=1)
 
     def emit(event):
         for stream in (sys.stdout, sys.stderr):  # so that what was printed is not lost if killed
@@ -262,23 +380,18 @@ def main(argv):
         except OSError:  # the learner's code closed the pipe (os.close, os.closerange)
             os._exit(PIPE_CLOSED_EXIT)
 
-    # Only the standard library and numpy: neither mlquiz nor its references are importable.
-    sys.path.insert(0, numpy_dir)
-    _limit_resources(int(memory_mb), int(cpu_seconds))
-    import types
-    import warnings
-
-    import numpy as np  # while the grading process prepares the cases
-
-    numpy_folders = [numpy_dir] + [os.path.realpath(os.path.join(numpy_dir, name)) for name in os.listdir(numpy_dir)]
+    needed_mb = _limit_resources(int(request["memory_mb"]), int(request["cpu_seconds"]))
+    if needed_mb:
+        emit({"event": "sandbox", "layers": {}, "memory_needed_mb": needed_mb})
+        return
     layers = isolation.confine(submission, os.getcwd(), numpy_folders) if isolation else {}
-    layers["parent_death_signal"] = parent_death
+    layers["parent_death_signal"] = parent_death if isolation else "bare"
     leaked = sorted(k for k in os.environ if k in ("MLQUIZ_DB", "HOME") or k.startswith("XDG_"))
     layers["minimal_environment"] = f"the environment holds {', '.join(leaked)}" if leaked else True
     emit({"event": "sandbox", "layers": layers})
 
-    request = json.loads(sys.stdin.read())
-    source, jobs = request["source"], request["jobs"]
+    work = json.loads(sys.stdin.read())
+    source, jobs = work["source"], work["jobs"]
     sys.stdin = open(os.devnull)
 
     # The source text the grading process read (and stores), compiled under the file's name.
@@ -317,8 +430,7 @@ def main(argv):
             except OSError:
                 pass
     emit({"event": "done"})
-    os._exit(0)  # at once: the learner's atexit handlers and the interpreter's teardown are not graded
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    serve(sys.argv)

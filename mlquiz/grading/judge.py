@@ -117,7 +117,9 @@ def _grade_in_sandbox(sandbox, exercise, seed, timeout, report, on_function) -> 
     specs = load_specs(exercise)
     cases = [draw_cases(spec, seed, i) for i, spec in enumerate(specs)]
     jobs = [_encode_job(spec, case) for spec, spec_cases in zip(specs, cases) for case in spec_cases]
-    run = sandbox.run(report.source, jobs, timeout)
+    reference = load_reference(exercise.id)
+    expected = _Expected(reference, [(spec, case) for spec, spec_cases in zip(specs, cases) for case in spec_cases])
+    run = sandbox.run(report.source, jobs, timeout, meanwhile=expected.compute_all)
     report.stdout, report.stderr = run.stdout, run.stderr
     if run.import_error:
         report.file_problem = _load_problem(run, report.memory_mb)
@@ -126,13 +128,12 @@ def _grade_in_sandbox(sandbox, exercise, seed, timeout, report, on_function) -> 
         for function in report.functions:
             on_function and on_function(function)
         return
-    reference = load_reference(exercise.id)
     context = dict(exercise=exercise.id, seed=seed, file=report.file)
     job = 0
     for spec, spec_cases in zip(specs, cases):
         indices = range(job, job + len(spec_cases))
         job += len(spec_cases)
-        report.functions.append(_judge_function(spec, spec_cases, indices, run, reference, context))
+        report.functions.append(_judge_function(spec, spec_cases, indices, run, expected, context))
         on_function and on_function(report.functions[-1])
     _name_root_causes(report, specs, cases)
 
@@ -168,11 +169,9 @@ def quiet():
 def _load_problem(run, memory_mb) -> str:
     """Why the file did not load, said once for the whole file."""
     error = run.import_error
-    if (error["type"] == "ImportStopped" and not run.functions_defined
-            and any(word in run.stderr for word in ("OpenBLAS", "MemoryError", "numpy"))
-            and memory_mb < DEFAULT_MEMORY_MB):
-        return (f"--memory {memory_mb} MB is too small: numpy itself could not be imported in the "
-                f"process that runs your code; allow more (the default is {DEFAULT_MEMORY_MB} MB)")
+    if run.memory_needed_mb:
+        return (f"--memory {memory_mb} MB is too small: numpy alone takes {run.memory_needed_mb} MB in "
+                f"the process that runs your code; allow more (the default is {DEFAULT_MEMORY_MB} MB)")
     message = f"your file failed to load: {error['type']}: {error['message']}"
     if error["type"] == "ModuleNotFoundError":
         message += " (exercises run with numpy and the standard library only)"
@@ -181,7 +180,29 @@ def _load_problem(run, memory_mb) -> str:
     return message
 
 
-def _judge_function(spec, cases, indices, run, reference, context) -> FunctionReport:
+class _Expected:
+    """The references' outputs on the cases (``jobs``: (spec, case) in job order), computed
+    while the learner's child runs (:meth:`compute_all`) or else when first needed."""
+
+    def __init__(self, reference, jobs):
+        self.reference, self.jobs, self.outputs = reference, jobs, {}
+
+    def compute_all(self):
+        for index, (spec, case) in enumerate(self.jobs):
+            if not case.raises:
+                try:
+                    self.outputs[index] = run_reference(self.reference, spec, case)
+                except Exception:  # noqa: BLE001 (raised again, where it is needed)
+                    pass
+
+    def __getitem__(self, index):
+        if index not in self.outputs:
+            spec, case = self.jobs[index]
+            self.outputs[index] = run_reference(self.reference, spec, case)
+        return self.outputs[index]
+
+
+def _judge_function(spec, cases, indices, run, expected, context) -> FunctionReport:
     """The one place where a function's report is finished: every case judged, the first
     failure kept (with its inputs and values, and saved for the learner)."""
     result = FunctionReport(spec.name, PASS, cases_total=len(cases))
@@ -192,7 +213,7 @@ def _judge_function(spec, cases, indices, run, reference, context) -> FunctionRe
     first = None
     for case, index in zip(cases, indices):
         event = run.results.get(index)
-        failure, not_implemented = _judge_case(spec, case, event, run, reference)
+        failure, not_implemented = _judge_case(spec, case, event, run, expected, index)
         if event is not None:
             result.seconds += event["seconds"]
         if not_implemented:
@@ -206,12 +227,13 @@ def _judge_function(spec, cases, indices, run, reference, context) -> FunctionRe
     if result.cases_failed:
         result.verdict = FAIL
         if result.failure.get("case"):
-            show_case(result.failure, spec, *first, reference, context)
+            show_case(result.failure, spec, *first, expected.reference, context)
     return result
 
 
-def _judge_case(spec, case, event, run, reference):
-    """(failure dict or None, not_implemented) for one case."""
+def _judge_case(spec, case, event, run, expected, index):
+    """(failure dict or None, not_implemented) for case number ``index``."""
+    reference = expected.reference
     where = dict(case=case.label, shapes=case.shapes(_parameter_names(reference, spec.name)))
     if event is None:
         reason = run.function_errors.get(spec.name, "the case did not run")
@@ -245,12 +267,12 @@ def _judge_case(spec, case, event, run, reference):
     if problem:
         return failure_details(f"{spec.name} returned {problem}", **where), False
 
-    expected = run_reference(reference, spec, case)
-    mismatch = _compare_outputs(spec, got, expected) if spec.compare_to_reference else None
+    wanted = expected[index]
+    mismatch = _compare_outputs(spec, got, wanted) if spec.compare_to_reference else None
     for check in spec.checks:
         if mismatch:
             break
-        verdict = check.fn(case, got, expected)
+        verdict = check.fn(case, got, wanted)
         if isinstance(verdict, str):
             verdict = Mismatch(spec.outputs[0], verdict)
         if verdict:

@@ -1,13 +1,16 @@
 """Run a learner's file in a separate, confined process and collect what it returns.
 
-The child (``mlquiz/grading/_child.py``) is started with ``python -I -S``: no site-packages, no
-environment variables of Python's, no current directory on ``sys.path``; only the standard
-library and a folder that links to numpy alone, so neither mlquiz nor its references can be
-imported. It gets a minimal environment (no ``MLQUIZ_DB``, ``HOME`` or ``XDG_*``), a memory
-limit (RLIMIT_AS), a CPU limit, its own process group (processes it forks are killed with it)
-and its own scratch folder (its working directory, removed afterwards). Before running any of
-the learner's code it confines itself (``mlquiz/grading/isolation.py``: Landlock, seccomp,
-no capabilities, file-size limit) and reports which layers hold: :attr:`Sandbox.layers`.
+The children are forked by a fork server (``mlquiz/grading/_child.py``), started once per
+grading process with ``python -I -S``: no site-packages, no environment variables of Python's,
+no current directory on ``sys.path``; only the standard library and a folder that links to
+numpy alone, so neither mlquiz nor its references can be imported. The server imports numpy
+once and never runs a learner's code, so every child starts as a fresh copy of it in about a
+millisecond (grading a folder pays for one numpy, not one per file). A child gets a minimal
+environment (no ``MLQUIZ_DB``, ``HOME`` or ``XDG_*``), a memory limit (RLIMIT_AS), a CPU limit,
+its own process group (processes it forks are killed with it) and its own scratch folder (its
+working directory, removed afterwards). Before running any of the learner's code it confines
+itself (``mlquiz/grading/isolation.py``: Landlock, seccomp, no capabilities, file-size limit)
+and reports which layers hold: :attr:`Sandbox.layers`.
 
 The grading process owns the protocol. The child reads its jobs on stdin and answers on a
 separate pipe, one JSON line per event (see ``_child.py``); since the learner's code can write
@@ -27,12 +30,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import atexit
 import json
 import math
 import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -69,6 +74,7 @@ class SandboxRun:
     """What came back from running the jobs of one submission."""
 
     import_error: dict | None = None  # {"type", "message", "traceback"} when the file failed to load
+    memory_needed_mb: int | None = None  # set when numpy alone did not fit in the memory limit
     functions_defined: list = field(default_factory=list)
     results: dict = field(default_factory=dict)  # job index -> result event (raw JSON data)
     function_errors: dict = field(default_factory=dict)  # function name -> why it was stopped
@@ -262,7 +268,181 @@ def _child_environment(scratch: str) -> dict:
     return env
 
 
-_live = set()  # the child processes not reaped yet, for interrupt()
+class _Child:
+    """A child of the fork server, as the grading process sees it: the pipes of its stdin,
+    stdout and stderr, its pid (once the server has told it) and its exit code (once it ended:
+    negative for a signal, as ``subprocess`` counts; None while it runs, or when the fork
+    server ended first, ``lost`` saying why)."""
+
+    def __init__(self, server, stdin, stdout, stderr):
+        self.server = server
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.pid = None
+        self.returncode = None
+        self.lost = None
+        self.doomed = False  # killed before its pid was known: killed as soon as it is
+
+    def poll(self):
+        return self.returncode
+
+    def wait(self, timeout=None):
+        """The exit code; subprocess.TimeoutExpired if the child still runs after ``timeout``."""
+        if not self.server.wait_for(self, timeout):
+            raise subprocess.TimeoutExpired("mlquiz sandbox child", timeout)
+        return self.returncode
+
+    def kill_group(self):
+        """SIGKILL the child's process group: the child and every process it forked."""
+        with self.server.changed:
+            if self.pid is None:
+                self.doomed = True
+                return
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class _ForkServer:
+    """The fork server of this grading process (see ``_child.py``): started by a thread of its
+    own, which lives as long as the server (a parent death signal follows the thread that
+    started the process), reads the server's answers and hands them to the waiting children."""
+
+    def __init__(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="mlquiz-", ignore_cleanup_errors=True)
+        self.numpy_dir = _numpy_only_dir(self._tmp.name)
+        self.socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.changed = threading.Condition()
+        self.ended = None  # why the server is gone, once it is
+        self._requests = 0
+        self._pending = {}  # request number -> _Child waiting for its pid
+        self._running = {}  # pid -> _Child waiting for its exit
+        self.process = None
+        started = threading.Event()
+        threading.Thread(target=self._serve, args=(theirs, started), daemon=True,
+                         name="mlquiz-fork-server").start()
+        started.wait()
+
+    def _serve(self, theirs, started):
+        log = Path(self._tmp.name, "server.log")
+        try:
+            with open(log, "wb") as errors:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-I", "-S", str(CHILD_SCRIPT), self.numpy_dir, str(theirs.fileno()),
+                     str(os.getpid())],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+                    pass_fds=(theirs.fileno(),), cwd=self._tmp.name, start_new_session=True,
+                    env=_child_environment(self._tmp.name))
+        except OSError as exc:
+            self._end(f"the sandbox could not start: {exc}")
+            return
+        finally:
+            theirs.close()
+            started.set()
+        while True:
+            try:
+                message = json.loads(self.socket.recv(4096) or b"null")
+            except (OSError, ValueError):
+                message = None
+            if not isinstance(message, dict):
+                break
+            with self.changed:
+                if "pid" in message:
+                    child = self._pending.pop(message["request"])
+                    child.pid = message["pid"]
+                    self._running[child.pid] = child
+                    if child.doomed:
+                        child.kill_group()  # the condition's lock is reentrant
+                elif "exited" in message:
+                    child = self._running.pop(message["exited"], None)
+                    if child is not None:
+                        child.returncode = os.waitstatus_to_exitcode(message["status"])
+                self.changed.notify_all()
+        self.process.wait()
+        last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        self._end("the sandbox's process ended" + (f": {inert(last[0])[:300]}" if last else ""))
+
+    def _end(self, why):
+        with self.changed:
+            self.ended = why
+            for child in [*self._pending.values(), *self._running.values()]:
+                child.lost = why
+            self._pending.clear()
+            self._running.clear()
+            self.changed.notify_all()
+
+    def fork(self, submission, scratch, memory_mb, cpu_seconds, confined, result_fd) -> _Child:
+        """Ask for a child running ``submission`` in ``scratch``, its events on ``result_fd``
+        (the write end of a pipe, closed here once sent). Returns at once: the child starts
+        as soon as the server is ready."""
+        pipes = [os.pipe() for _ in range(3)]
+        child = _Child(self, open(pipes[0][1], "wb"), open(pipes[1][0], "rb"), open(pipes[2][0], "rb"))
+        theirs = [pipes[0][0], pipes[1][1], pipes[2][1], result_fd]
+        try:
+            with self.changed:
+                self._requests += 1
+                request = {"request": self._requests, "submission": str(submission), "scratch": str(scratch),
+                           "memory_mb": memory_mb, "cpu_seconds": cpu_seconds, "confined": confined}
+                if self.ended:
+                    child.lost = self.ended
+                else:
+                    self._pending[self._requests] = child
+                    try:
+                        socket.send_fds(self.socket, [json.dumps(request).encode()], theirs)
+                    except OSError as exc:
+                        del self._pending[self._requests]
+                        child.lost = f"the sandbox's process cannot be reached: {exc}"
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        return child
+
+    def wait_for(self, child, timeout) -> bool:
+        """Wait until ``child`` has ended (or the server has); False after ``timeout``."""
+        with self.changed:
+            return self.changed.wait_for(lambda: child.returncode is not None or child.lost is not None,
+                                         timeout)
+
+    def close(self):
+        """Stop the server (its socket shut, it exits) and remove its folder."""
+        try:
+            self.socket.shutdown(socket.SHUT_RDWR)  # wakes the reader thread; a bare close would not
+        except OSError:
+            pass
+        self.socket.close()
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._tmp.cleanup()
+
+
+_server = None
+_server_lock = threading.Lock()
+
+
+def _fork_server() -> _ForkServer:
+    """This process's fork server, started on first use and again if it ended."""
+    global _server
+    with _server_lock:
+        if _server is None or _server.ended:
+            if _server is not None:
+                _server.close()
+            else:
+                atexit.register(_close_server)
+            _server = _ForkServer()
+        return _server
+
+
+def _close_server():
+    with _server_lock:
+        if _server is not None:
+            _server.close()
+
+
+_live = set()  # the children not known to have ended, for interrupt()
 _interrupted = threading.Event()
 
 
@@ -270,7 +450,7 @@ def interrupt():
     """Kill every child now and start no other (the signal handler of ``engine.interruptible``)."""
     _interrupted.set()
     for process in list(_live):
-        _kill_group(process, wait=False)
+        process.kill_group()
 
 
 def resume():
@@ -279,22 +459,20 @@ def resume():
 
 
 def _kill_group(process, wait=True):
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    process.kill_group()
     if not wait:
         return
     try:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
-        return  # still dying (a machine under load): kept in _live, reaped by a later _spawn
+        return  # still dying (a machine under load): kept in _live, dropped by a later _spawn
     _live.discard(process)
 
 
-def _describe_exit(returncode) -> str:
+def _describe_exit(process) -> str:
+    returncode = process.returncode
     if returncode is None:
-        return "the process stopped answering"
+        return process.lost or "the process stopped answering"
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -335,7 +513,6 @@ class Sandbox:
         # A backstop for the CPU time of one child, which wall-clock deadlines stop first.
         self.cpu_seconds = int(timeout * (functions + 1)) + 2
         self._tmp = tempfile.TemporaryDirectory(prefix="mlquiz-", ignore_cleanup_errors=True)
-        self._numpy_dir = _numpy_only_dir(self._tmp.name)
         self._children = 0
         self._ready = self._spawn()
 
@@ -362,30 +539,23 @@ class Sandbox:
     def _spawn(self):
         if _interrupted.is_set():
             raise Interrupted()
-        for process in list(_live):  # reap the killed children that took long to die
-            if process.poll() is not None:
+        for process in list(_live):  # forget the killed children that took long to die
+            if process.poll() is not None or process.lost:
                 _live.discard(process)
         self._children += 1
         scratch = Path(self._tmp.name, f"work-{self._children}")
         scratch.mkdir()
         read_fd, write_fd = os.pipe()
-        command = [sys.executable, "-I", "-S", str(CHILD_SCRIPT), str(self.submission), self._numpy_dir,
-                   str(write_fd), str(self.memory_mb), str(self.cpu_seconds), str(os.getpid()),
-                   "confined" if CONFINED else "bare"]
-        try:
-            process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(write_fd,), cwd=scratch, env=_child_environment(str(scratch)),
-                start_new_session=True,
-            )
-        finally:
-            os.close(write_fd)
+        process = _fork_server().fork(self.submission, scratch, self.memory_mb, self.cpu_seconds,
+                                      CONFINED, write_fd)
         _live.add(process)
         return process, read_fd
 
-    def run(self, source: str, jobs: list, timeout: float) -> SandboxRun:
+    def run(self, source: str, jobs: list, timeout: float, meanwhile=None) -> SandboxRun:
         """Run ``jobs`` (encoded, each ``{"function": name, "calls": [...]}``, grouped by
-        function) against ``source``, the text of the learner's file."""
+        function) against ``source``, the text of the learner's file. ``meanwhile()`` is called
+        once the first child has its jobs, so that the grading process works while it runs (no
+        function's time limit counts it)."""
         run = SandboxRun()
         functions = list(dict.fromkeys(job["function"] for job in jobs))
         deadline = time.monotonic() + timeout * (2 * len(functions) + 1)
@@ -397,7 +567,8 @@ class Sandbox:
             self._ready = None
             session = _Session(process, read_fd, jobs, remaining, timeout, deadline, run, budget)
             try:
-                remaining = session.run(self, source)
+                remaining = session.run(self, source, meanwhile)
+                meanwhile = None
             finally:
                 session.close(stdout_parts, stderr_parts)
             if not remaining:
@@ -494,7 +665,7 @@ class _Session:
         for capture in self.captures:
             capture.start()
 
-    def run(self, sandbox, source) -> list:
+    def run(self, sandbox, source, meanwhile=None) -> list:
         """Returns the jobs still to run in a fresh child."""
         lines = _Lines(self.read_fd, self.budget)
         stop = self._sandbox_report(sandbox, lines)
@@ -504,6 +675,8 @@ class _Session:
                 self.process.stdin.close()
             except OSError:
                 pass
+            if meanwhile:
+                meanwhile()
             stop = self._events(lines)
         if self.finished:
             return []
@@ -540,6 +713,13 @@ class _Session:
             layers = None
         if not isinstance(layers, dict):
             return "the sandbox did not start (its first message was unreadable)"
+        needed = event.get("memory_needed_mb")
+        if isinstance(needed, int) and not isinstance(needed, bool) and needed > 0:
+            self.out.import_error = {"type": "MemoryLimit", "message": f"numpy alone needs {needed} MB",
+                                     "traceback": "", "function": None}
+            self.out.memory_needed_mb = needed  # and nothing of the learner's ran
+            self.finished = True
+            return ""
         sandbox._check_layers({str(k): v if v is True else inert(str(v)) for k, v in layers.items()})
         return None
 
@@ -607,7 +787,7 @@ class _Session:
             self.process.wait(timeout=1)
         except subprocess.TimeoutExpired:
             pass
-        return _describe_exit(self.process.returncode)
+        return _describe_exit(self.process)
 
     def close(self, stdout_parts, stderr_parts):
         os.close(self.read_fd)
