@@ -4,10 +4,11 @@ The grading process calls :func:`make_undumpable` before it starts a child: with
 ``PR_SET_DUMPABLE`` 0 a process of the same user cannot open its ``/proc/<pid>/mem``, ``cwd``
 or ``fd``, nor ptrace it.
 
-The child (``_child.py``, which loads this file by its path: it cannot import mlquiz) calls
-:func:`set_parent_death_signal` first thing, and :func:`confine` after importing numpy and
-before running the learner's code, while it has one thread (Landlock and seccomp apply to the
-calling thread and the processes it starts later). :func:`confine` applies, in order:
+The fork server (``_child.py``, which loads this file by its path: it cannot import mlquiz)
+calls :func:`set_parent_death_signal` and :func:`make_undumpable` first thing; each child it
+forks inherits both (the death signal now for the server) and calls :func:`confine` before
+running the learner's code, while it has one thread (Landlock and seccomp apply to the calling
+thread and the processes it starts later). :func:`confine` applies, in order:
 
     no_new_privs          PR_SET_NO_NEW_PRIVS: nothing it runs gains privileges (needed below)
     capabilities          every capability dropped (capset): a child run by root is root
