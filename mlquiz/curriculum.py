@@ -1,11 +1,11 @@
 """The curriculum: exercises declared once in ``curriculum.toml``, and where their files live.
 
-Importing this module is cheap (no numpy): the schedule and ``mlquiz next`` use it.
+Importing this module is cheap (no numpy, and ``tomllib`` only once the exercises are read):
+the schedule and ``mlquiz next`` use it.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -53,6 +53,8 @@ def data_dir(name: str) -> Path:
 @cache
 def exercises() -> tuple[Exercise, ...]:
     """Every exercise, in curriculum order."""
+    import tomllib
+
     with open(PACKAGE_DIR / "curriculum.toml", "rb") as f:
         data = tomllib.load(f)
     return tuple(

@@ -4,7 +4,6 @@ times and paths are printed."""
 
 from __future__ import annotations
 
-import textwrap
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -179,4 +178,6 @@ def exercise_title(exercise, both: bool = False) -> str:
 
 def wrap(text: str, indent: str = "  ") -> str:
     """A paragraph wrapped at 88 columns, indented."""
+    import textwrap
+
     return textwrap.fill(text, width=88, initial_indent=indent, subsequent_indent=indent)
