@@ -98,6 +98,26 @@ def assert_state_is_replay(path, legacy=None):
         conn.close()
 
 
+def database_of_schema(path, version: int):
+    """A database as an older mlquiz made it: the first ``version`` migrations applied, nothing
+    else. Returns its ``sqlite3`` connection and the ``sqlite_utils.Database`` on it, for the
+    caller to fill, commit and close."""
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
+
+    from mlquiz.schedule import store as store_module
+
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA application_id = {store_module.APPLICATION_ID}")
+    migrations = Migrations("mlquiz")
+    for name, fn in store_module._MIGRATIONS[:version]:
+        migrations(name=name)(fn)
+    db = sqlite_utils.Database(conn)
+    migrations.apply(db)
+    conn.execute(f"PRAGMA user_version = {version}")
+    return conn, db
+
+
 def record_graded(store, exercise, file, source, passed, report=None, now=None) -> int:
     """Record a graded file; its rating (Good, Hard after a hint, Again)."""
     return record_attempt(store, exercise, file, source, passed, report, now).rating
@@ -245,28 +265,18 @@ def test_a_question_changed_in_the_deck_is_resynced_and_an_unchanged_one_is_not(
 def test_a_database_of_schema_3_gets_its_questions_on_the_first_open(db_path, monkeypatch):
     """Its items were synced by an older mlquiz (no questions, the sources' signature
     stored): the migration makes the first open read the deck again."""
-    import sqlite_utils
-    from sqlite_utils.migrations import Migrations
-
     from mlquiz.cards.deck import load_deck
-    from mlquiz.schedule import store as store_module
+    from mlquiz.schedule.store import SCHEMA_VERSION
 
     monkeypatch.setattr(schedule_items, "deck_card_ids", REAL_DECK)
-    conn = sqlite3.connect(db_path)
-    conn.execute(f"PRAGMA application_id = {store_module.APPLICATION_ID}")
-    migrations = Migrations("mlquiz")
-    for name, fn in store_module._MIGRATIONS[:3]:
-        migrations(name=name)(fn)
-    db = sqlite_utils.Database(conn)
-    migrations.apply(db)
-    conn.execute("PRAGMA user_version = 3")
+    conn, db = database_of_schema(db_path, 3)
     db["items"].insert_all([{"id": e.id, "kind": e.kind, "ref": e.ref, "topic": e.topic,
                              "position": i} for i, e in enumerate(catalogue())])
     db["meta"].insert({"key": "items_sources", "value": schedule_items._sources_signature()})
     conn.commit()
     conn.close()
     with open_schedule(db_path) as store:
-        assert store.value("PRAGMA user_version") == len(store_module._MIGRATIONS)
+        assert store.value("PRAGMA user_version") == SCHEMA_VERSION == 4
         assert card_questions(store) == {c.id: (c.question_en, c.question_zh) for c in load_deck()}
 
 
