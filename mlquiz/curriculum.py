@@ -1,20 +1,22 @@
 """The curriculum: exercises declared once in ``curriculum.toml``, and where their files live.
 
-Importing this module is cheap (no numpy): the schedule and ``mlquiz next`` use it.
+Importing this module is cheap (no numpy, and ``tomllib`` only once the exercises are read):
+the schedule and ``mlquiz next`` use it.
 """
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-@dataclass(frozen=True)
-class Exercise:
+class Exercise(NamedTuple):
+    """An exercise of ``curriculum.toml`` (a NamedTuple: defining a dataclass would cost every
+    start of ``mlquiz next`` a millisecond)."""
+
     id: str
     title_en: str
     title_zh: str
@@ -53,6 +55,8 @@ def data_dir(name: str) -> Path:
 @cache
 def exercises() -> tuple[Exercise, ...]:
     """Every exercise, in curriculum order."""
+    import tomllib
+
     with open(PACKAGE_DIR / "curriculum.toml", "rb") as f:
         data = tomllib.load(f)
     return tuple(

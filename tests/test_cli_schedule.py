@@ -2,14 +2,17 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tomllib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import mlquiz
 from mlquiz.cli import main
 from mlquiz.curriculum import exercises, get_exercise
 from mlquiz.schedule import items as schedule_items
@@ -218,3 +221,74 @@ def test_next_imports_nothing_heavy(tmp_path):
 
     assert probe() == ["sqlite_utils"]  # first use: the schema is created with sqlite-utils
     assert probe() == []  # from then on: sqlite3 only
+
+
+NEXT_PROBE = """
+import json, sys
+import mlquiz
+from mlquiz.cli import main
+sys.argv = ["mlquiz", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps({"package": mlquiz.__file__, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def test_next_follows_the_deck_and_the_curriculum_as_edited_without_reading_them_each_time(
+        tmp_path):
+    """A copy of the package, edited as an author edits it: ``next`` shows a card's question
+    as its file says it, in either language, and the curriculum's order once it changes;
+    between changes it reads neither the deck nor any TOML file."""
+    package = tmp_path / "site" / "mlquiz"
+    shutil.copytree(Path(mlquiz.__file__).parent, package,
+                    ignore=shutil.ignore_patterns("__pycache__", "_data"))
+    env = {**os.environ, "PYTHONPATH": str(package.parent), "MLQUIZ_DB": str(tmp_path / "m.db"),
+           "MLQUIZ_NOW": "2026-03-02T09:00:00Z", "MLQUIZ_LANG": "en"}
+
+    def next_(*options):
+        result = subprocess.run([sys.executable, "-c", NEXT_PROBE, "next", *options],
+                                cwd=tmp_path, env=env, text=True, capture_output=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr
+        probe = json.loads(result.stderr.strip().splitlines()[-1])
+        assert probe["package"] == str(package / "__init__.py")
+        return "".join(result.stdout.split()), set(probe["modules"])  # wrapping aside
+
+    def first_card(topic):
+        with open(package / "cards" / f"{topic}.toml", "rb") as f:
+            return tomllib.load(f)["card"][0]
+
+    def shows(shown, card, language="en"):
+        return (card["id"] in shown
+                and "".join(card[f"question_{language}"].split()) in shown)
+
+    curriculum = (package / "curriculum.toml").read_text(encoding="utf-8")
+    first, second = [e["id"] for e in tomllib.loads(curriculum)["exercise"][:2]]
+    card = first_card(first)
+    shown, _ = next_()  # a new database: the items are synced from the deck
+    assert shows(shown, card)
+    again, loaded = next_()
+    assert again == shown
+    assert not {"tomllib", "mlquiz.cards", "mlquiz.cards.deck"} & loaded
+    shown, loaded = next_("--lang", "zh")
+    assert shows(shown, card, "zh") and "tomllib" not in loaded
+
+    deck_file = package / "cards" / f"{first}.toml"
+    text = deck_file.read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.startswith("question_en = "))
+    deck_file.write_text(text.replace(line, 'question_en = "Edited: what does it compute?"', 1),
+                         encoding="utf-8")
+    assert first_card(first)["question_en"] == "Edited: what does it compute?"
+    shown, _ = next_()
+    assert shows(shown, first_card(first))
+
+    head, *blocks = curriculum.split("\n[[exercise]]\n")  # the first two exercises swapped
+    blocks[0], blocks[1] = blocks[1], blocks[0]
+    (package / "curriculum.toml").write_text("\n[[exercise]]\n".join([head, *blocks]),
+                                             encoding="utf-8")
+    shown, _ = next_()
+    assert shows(shown, first_card(second))
+    again, loaded = next_()
+    assert again == shown and "tomllib" not in loaded

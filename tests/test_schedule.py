@@ -19,7 +19,8 @@ from mlquiz.schedule.config import ConfigError, get_config, set_config
 from mlquiz.schedule.hints import record_hint
 from mlquiz.schedule.items import (ScheduleError, UnknownItem, catalogue, open_schedule,
                                   resolve_item, sync_items)
-from mlquiz.schedule.review import SOURCES, due_items, next_item, record_review
+from mlquiz.schedule.review import (SOURCES, due_items, new_items, next_item, record_review,
+                                   set_suspended)
 from mlquiz.schedule.stats import history, stats
 from mlquiz.schedule import attempts as attempts_module, items as schedule_items
 from mlquiz.curriculum import exercises, get_exercise
@@ -97,6 +98,26 @@ def assert_state_is_replay(path, legacy=None):
         conn.close()
 
 
+def database_of_schema(path, version: int):
+    """A database as an older mlquiz made it: the first ``version`` migrations applied, nothing
+    else. Returns its ``sqlite3`` connection and the ``sqlite_utils.Database`` on it, for the
+    caller to fill, commit and close."""
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
+
+    from mlquiz.schedule import store as store_module
+
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA application_id = {store_module.APPLICATION_ID}")
+    migrations = Migrations("mlquiz")
+    for name, fn in store_module._MIGRATIONS[:version]:
+        migrations(name=name)(fn)
+    db = sqlite_utils.Database(conn)
+    migrations.apply(db)
+    conn.execute(f"PRAGMA user_version = {version}")
+    return conn, db
+
+
 def record_graded(store, exercise, file, source, passed, report=None, now=None) -> int:
     """Record a graded file; its rating (Good, Hard after a hint, Again)."""
     return record_attempt(store, exercise, file, source, passed, report, now).rating
@@ -138,6 +159,8 @@ def n_reviews(store, item_id=None):
         return store.value("SELECT count(*) FROM reviews")
     return store.value("SELECT count(*) FROM reviews WHERE item_id = ?", (item_id,))
 
+
+REAL_DECK = schedule_items.deck_card_ids  # the fixture below replaces it in every test
 
 FIRST = exercises()[0].id  # backprop
 BACKPROP = f"exercise:{FIRST}"
@@ -198,6 +221,63 @@ def test_a_deck_that_fails_to_load_does_not_stop_the_schedule(db_path, monkeypat
             assert not sync_items(store, force=True)
         assert store.value("SELECT count(*) FROM items WHERE active = 1") == len(
             exercises()) + len(FAKE_DECK)  # kept as they were
+
+
+def card_questions(store) -> dict:
+    """Each card row's stored question, ``(English, Chinese)`` by card id."""
+    return {ref: (en, zh) for ref, en, zh in store.conn.execute(
+        "SELECT ref, question_en, question_zh FROM items WHERE kind = 'card'")}
+
+
+def test_each_card_row_holds_its_question_from_the_deck(db_path, monkeypatch):
+    from mlquiz.cards.deck import load_deck
+
+    monkeypatch.setattr(schedule_items, "deck_card_ids", REAL_DECK)
+    deck = load_deck()
+    with open_schedule(db_path) as store:
+        assert card_questions(store) == {c.id: (c.question_en, c.question_zh) for c in deck}
+        assert store.value("SELECT count(*) FROM items WHERE kind = 'exercise' "
+                           "AND question_en IS NULL AND question_zh IS NULL") == len(exercises())
+        found = next_item(store, T0)
+        first = next(c for c in deck if found.item.ref == c.id)
+        assert found.question == {"en": first.question_en, "zh": first.question_zh}
+        for card in new_items(store, topic=FIRST, kind="card"):
+            set_suspended(store, card.id, True)
+        found = next_item(store, T0)
+        assert found.item.id == BACKPROP and found.question is None
+
+
+def test_a_question_changed_in_the_deck_is_resynced_and_an_unchanged_one_is_not(store,
+                                                                               monkeypatch):
+    asked = {"backprop.chain_rule": ("What is the chain rule?", "链式法则是什么？"),
+             "lonely": ("Alone?", "孤单吗？")}
+    monkeypatch.setattr(schedule_items, "deck_questions", lambda ids: dict(asked))
+    assert sync_items(store, force=True)  # the questions arrive
+    assert card_questions(store) == {c: asked.get(c, (None, None)) for c in FAKE_DECK}
+    assert not sync_items(store, force=True)  # the same list and questions: nothing written
+    asked["lonely"] = ("Alone, really?", "真的孤单吗？")
+    assert sync_items(store, force=True)
+    assert card_questions(store)["lonely"] == ("Alone, really?", "真的孤单吗？")
+    assert next_item(store, T0).question == {"en": "What is the chain rule?",
+                                             "zh": "链式法则是什么？"}
+
+
+def test_a_database_of_schema_3_gets_its_questions_on_the_first_open(db_path, monkeypatch):
+    """Its items were synced by an older mlquiz (no questions, the sources' signature
+    stored): the migration makes the first open read the deck again."""
+    from mlquiz.cards.deck import load_deck
+    from mlquiz.schedule.store import SCHEMA_VERSION
+
+    monkeypatch.setattr(schedule_items, "deck_card_ids", REAL_DECK)
+    conn, db = database_of_schema(db_path, 3)
+    db["items"].insert_all([{"id": e.id, "kind": e.kind, "ref": e.ref, "topic": e.topic,
+                             "position": i} for i, e in enumerate(catalogue())])
+    db["meta"].insert({"key": "items_sources", "value": schedule_items._sources_signature()})
+    conn.commit()
+    conn.close()
+    with open_schedule(db_path) as store:
+        assert store.value("PRAGMA user_version") == SCHEMA_VERSION == 4
+        assert card_questions(store) == {c.id: (c.question_en, c.question_zh) for c in load_deck()}
 
 
 def test_resolve_item_accepts_what_a_learner_types(store):

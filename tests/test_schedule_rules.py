@@ -23,7 +23,8 @@ from mlquiz.schedule.optimize import NotEnoughReviews, optimize, training_items
 from mlquiz.schedule.review import (bury, due_items, next_intervals, next_item, queue,
                                     record_review, set_suspended, undo_last_review)
 import test_schedule
-from test_schedule import FAKE_DECK, assert_state_is_replay, fsrs_review, replay
+from test_schedule import (FAKE_DECK, assert_state_is_replay, database_of_schema, fsrs_review,
+                           replay)
 
 # the fixtures of test_schedule: a fake deck, a database file, the store opened on it in UTC
 fake_deck, db_path, store = test_schedule.fake_deck, test_schedule.db_path, test_schedule.store
@@ -391,20 +392,8 @@ def test_a_log_written_before_schedulers_were_stored_still_replays_exactly(tmp_p
     """A database of schema 2 (reviews made with fsrs's defaults, no fuzz, each with its
     retention) is migrated: its reviews point to those schedulers, and later reviews (fuzz
     on, an exercise's steps of one day) replay exactly after them."""
-    import sqlite_utils
-    from sqlite_utils.migrations import Migrations
-
-    from mlquiz.schedule import store as store_module
-
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA application_id = {store_module.APPLICATION_ID}")
-    migrations = Migrations("mlquiz")
-    for name, fn in store_module._MIGRATIONS[:2]:
-        migrations(name=name)(fn)
-    db = sqlite_utils.Database(conn)
-    migrations.apply(db)
-    conn.execute("PRAGMA user_version = 2")
+    conn, db = database_of_schema(path, 2)
     old_reviews = {"exercise:l1": [(3, 0.9), (3, 0.9), (1, 0.85)], "card:lonely": [(3, 0.85)]}
     for position, (item_id, ratings_) in enumerate(old_reviews.items()):
         moment, card, lapses = T0 - 60 * DAY, Card(1, due=T0 - 60 * DAY), 0

@@ -4,7 +4,6 @@ times and paths are printed."""
 
 from __future__ import annotations
 
-import textwrap
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -14,10 +13,14 @@ import click
 from mlquiz import clock
 from mlquiz.curriculum import UnknownExercise, require_exercise
 
+# One parameter type for every ``--db``: click translates its words each time one is made.
+_DB_PATH = click.Path(dir_okay=False, path_type=Path)
+
+
 def db_option(command):
     """The shared ``--db PATH`` option (env ``MLQUIZ_DB``)."""
     return click.option(
-        "--db", type=click.Path(dir_okay=False, path_type=Path), envvar="MLQUIZ_DB",
+        "--db", type=_DB_PATH, envvar="MLQUIZ_DB",
         show_envvar=True, metavar="PATH",
         help="The schedule database (default: mlquiz.db in your user data folder).",
     )(command)
@@ -179,4 +182,6 @@ def exercise_title(exercise, both: bool = False) -> str:
 
 def wrap(text: str, indent: str = "  ") -> str:
     """A paragraph wrapped at 88 columns, indented."""
+    import textwrap
+
     return textwrap.fill(text, width=88, initial_indent=indent, subsequent_indent=indent)

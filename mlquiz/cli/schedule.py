@@ -9,7 +9,6 @@ library is imported inside the commands: ``mlquiz next`` must start fast.
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import click
@@ -54,6 +53,8 @@ def next_command(as_json, db, lang):
     data = found.to_dict()
     item = found.item
     if as_json:
+        import json
+
         click.echo(json.dumps(data, ensure_ascii=False))
         return
     if item is None:
@@ -85,7 +86,6 @@ def next_command(as_json, db, lang):
                      "{hard}).").format(id=item.ref, hard=rating_word(2)))
     else:
         from mlquiz import i18n
-        from mlquiz.cards.deck import get_card
 
         card_ref = click.style(item.ref, bold=True)
         if item.topic:
@@ -94,9 +94,8 @@ def next_command(as_json, db, lang):
         else:
             line = _("Practise now: flashcard {card}  [{when}]").format(card=card_ref, when=when)
         click.echo(line)
-        card = get_card(item.ref)
-        if card is not None:
-            click.echo(wrap(card.question(i18n.language())))
+        if found.question is not None:
+            click.echo(wrap(found.question[i18n.language()]))
         click.echo(_("  Review it with: {command}").format(command="mlquiz review"))
     more = found.due_count - 1
     click.echo(ngettext("{n} more to practise today.", "{n} more to practise today.",
@@ -218,6 +217,8 @@ def stats(as_json, db, lang):
     with opened(db) as store:
         data = compute(store, now)
     if as_json:
+        import json
+
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     states = ["new", "learning", "review", "relearning"]
@@ -444,6 +445,8 @@ def attempts(exercise, as_json, db):
     with opened(db) as store:
         rows = stored_attempts(store, found.id)
     if as_json:
+        import json
+
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     if not rows:

@@ -2,8 +2,9 @@
 
 An item's id is ``exercise:<id>`` or ``card:<id>``; its ``state`` is FSRS's (1 learning,
 2 review, 3 relearning) or 0 for an item never reviewed. ``sync_items`` keeps the ``items``
-table in step with ``curriculum.toml`` and the deck; ``open_schedule`` opens the store and
-syncs it, as every command does.
+table in step with ``curriculum.toml`` and the deck (a card's row holds its question, so that
+``mlquiz next`` need not load the deck); ``open_schedule`` opens the store and syncs it, as
+every command does.
 """
 
 from __future__ import annotations
@@ -58,6 +59,23 @@ def deck_card_ids() -> tuple[str, ...]:
     return tuple(card_ids())
 
 
+def deck_questions(card_ids) -> dict[str, tuple[str, str]]:
+    """The question of each card of ``card_ids`` that the deck holds: ``(English, Chinese)``
+    by card id."""
+    from mlquiz.cards.deck import get_card
+
+    cards = (get_card(card_id) for card_id in card_ids)
+    return {card.id: (card.question_en, card.question_zh) for card in cards if card is not None}
+
+
+def card_question(store: Store, item_id: str) -> dict[str, str] | None:
+    """A card's question as its row holds it, by language (``{"en": ..., "zh": ...}``); None
+    for an exercise or a card the deck does not hold."""
+    row = store.conn.execute("SELECT question_en, question_zh FROM items WHERE id = ?",
+                             (item_id,)).fetchone()
+    return None if row is None or row[0] is None else {"en": row[0], "zh": row[1]}
+
+
 def deck_cards_for_exercise(exercise_id: str) -> list[str]:
     """The ids of the flashcards of an exercise's formulas."""
     from mlquiz.cards.deck import cards_for_exercise
@@ -93,9 +111,16 @@ def catalogue(card_ids=None) -> list[CatalogueEntry]:
     return entries
 
 
-def _fingerprint(entries) -> str:
-    """Count and CRC-32 of the list (zlib: hashlib's import alone would slow ``next``)."""
-    text = "\n".join(f"{e.id}\t{e.topic or ''}" for e in entries)
+def _question(entry: CatalogueEntry, questions: dict) -> tuple[str | None, str | None]:
+    """The question of an entry, ``(English, Chinese)`` from ``deck_questions``; ``(None,
+    None)`` for an exercise or a card the deck does not hold."""
+    return questions.get(entry.ref, (None, None)) if entry.kind == "card" else (None, None)
+
+
+def _fingerprint(entries, questions: dict) -> str:
+    """Count and CRC-32 of the list and the cards' questions (zlib: hashlib's import alone
+    would slow ``next``)."""
+    text = "\n".join(f"{e.id}\t{e.topic or ''}\t{_question(e, questions)}" for e in entries)
     return f"{len(entries)}:{zlib.crc32(text.encode()):08x}"
 
 
@@ -121,9 +146,10 @@ def _sources_signature() -> str:
 
 def sync_items(store: Store, force: bool = False) -> bool:
     """Bring the items table up to date with the curriculum and the deck: add new items,
-    renumber positions, mark items no longer listed inactive (their history stays). Unless
-    ``force``, nothing is loaded while the source files are unchanged, and nothing is
-    written while the list is. Returns whether the items changed.
+    renumber positions, copy each card's question, mark items no longer listed inactive
+    (their history stays). Unless ``force``, nothing is loaded while the source files are
+    unchanged, and nothing is written while the list and the questions are. Returns whether
+    the items changed.
 
     A deck that fails to load (a bug, not something a learner can cause) must not stop the
     schedule: it is reported as a ``RuntimeWarning``, the items stay as they were (a new
@@ -133,12 +159,13 @@ def sync_items(store: Store, force: bool = False) -> bool:
         return False
     try:
         cards = deck_card_ids()
+        questions = deck_questions(cards)
     except Exception as exc:  # noqa: BLE001 - see the docstring
         warnings.warn(f"mlquiz: the flashcard deck could not be loaded ({exc}); the schedule "
                       "keeps its items as they were", RuntimeWarning, stacklevel=2)
-        cards = None
+        cards, questions = None, {}
     entries = catalogue(() if cards is None else cards)
-    fingerprint = _fingerprint(entries)
+    fingerprint = _fingerprint(entries, questions)
     with store.write():
         if cards is None:
             if store.value("SELECT count(*) FROM items"):
@@ -148,11 +175,13 @@ def sync_items(store: Store, force: bool = False) -> bool:
             return False
         else:
             store.conn.execute("UPDATE items SET active = 0")
-        store.db["items"].upsert_all(
-            [{"id": e.id, "kind": e.kind, "ref": e.ref, "topic": e.topic, "position": i,
-              "active": 1} for i, e in enumerate(entries)],
-            pk="id",
-        )
+        rows = []
+        for position, entry in enumerate(entries):
+            question_en, question_zh = _question(entry, questions)
+            rows.append({"id": entry.id, "kind": entry.kind, "ref": entry.ref,
+                         "topic": entry.topic, "position": position, "active": 1,
+                         "question_en": question_en, "question_zh": question_zh})
+        store.db["items"].upsert_all(rows, pk="id")
         if cards is not None:
             store.set_meta("items_fingerprint", fingerprint)
             store.set_meta("items_sources", signature)

@@ -21,7 +21,7 @@ from mlquiz.curriculum import display_path, grade_command
 from mlquiz.i18n import _
 from mlquiz.schedule.config import get_config, learner_day
 from mlquiz.schedule.items import (KINDS, LEARNING, NEW, RELEARNING, REVIEW, STATES, ScheduleError,
-                                  UnknownItem, default_file)
+                                  UnknownItem, card_question, default_file)
 from mlquiz.schedule.store import Store
 
 SOURCES = ("grade", "flashcard")
@@ -53,6 +53,7 @@ class NextItem(NamedTuple):
     new_count: int  # of which new
     next_due: datetime | None  # when nothing is due now: when something next will be
     file: Path | None = None  # an exercise's file (``items.default_file``)
+    question: dict[str, str] | None = None  # a card's question by language (``items.card_question``)
 
     def to_dict(self) -> dict:
         """The JSON of ``mlquiz next --json``; for an exercise with its ``file`` (as the
@@ -217,10 +218,10 @@ def _next_due(store: Store, now: datetime) -> datetime | None:
 
 
 def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True) -> NextItem:
-    """What to practise now: the head of ``queue``, with the count for the rest of the
-    learner's day, or, when nothing is due, when the next item is. ``mark_shown`` notes when
-    an item was first shown (the duration of its next graded review runs from then), unless
-    the disk is full (``Store.full_disk``)."""
+    """What to practise now: the head of ``queue`` (an exercise with its file, a card with its
+    question), with the count for the rest of the learner's day, or, when nothing is due,
+    when the next item is. ``mark_shown`` notes when an item was first shown (the duration of
+    its next graded review runs from then), unless the disk is full (``Store.full_disk``)."""
     now = clock.current(now)
     with _reading(store):
         params = _params(store, now)
@@ -229,12 +230,13 @@ def next_item(store: Store, now: datetime | None = None, mark_shown: bool = True
         practised = due_today(store, now, params)
         item = head[0] if head else None
         next_due = None if item is not None else _next_due(store, now)
+        question = card_question(store, item.id) if item is not None and item.kind == "card" else None
     if item is not None and mark_shown and item.shown_at is None and store.full_disk is None:
         with store.write():
             store.conn.execute("UPDATE items SET shown_at = ? WHERE id = ? AND shown_at IS NULL",
                                (clock.format_time(now), item.id))
     file = default_file(store, item.ref) if item is not None and item.kind == "exercise" else None
-    return NextItem(item, practised + new, new, next_due, file)
+    return NextItem(item, practised + new, new, next_due, file, question)
 
 
 def due_cards(store: Store, now: datetime | None = None, topic: str | None = None,

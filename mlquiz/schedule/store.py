@@ -199,6 +199,16 @@ def m003_schedulers_parameters_suspend_bury(db):
     db["items"].add_column("buried_until", str)
 
 
+@_migration
+def m004_items_questions(db):
+    """``items.question_en`` and ``items.question_zh``: a flashcard's question, copied from the
+    deck when the items are synced, so that ``mlquiz next`` shows it without loading the deck.
+    The items' sources are forgotten (``meta.items_sources``), so the next open fills them."""
+    db["items"].add_column("question_en", str)
+    db["items"].add_column("question_zh", str)
+    db.execute("DELETE FROM meta WHERE key = 'items_sources'")
+
+
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
