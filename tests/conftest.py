@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlquiz.curriculum import data_dir, get_exercise
-from mlquiz.grading import sandbox
+from mlquiz.grading import server
 
 
 def reference_source(exercise_id: str) -> str:
@@ -27,7 +27,7 @@ def mutant(tmp_path, exercise, old=None, new=None, append=""):
     return path
 
 
-CHILD_SCRIPT = str(sandbox.CHILD_SCRIPT)
+CHILD_SCRIPT = str(server.CHILD_SCRIPT)
 
 
 def _processes():

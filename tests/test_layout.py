@@ -170,3 +170,33 @@ def test_grade_imports_numpy_so_the_listing_can_tell(tmp_path):
     stub.write_text("def dense_forward(x, W, b):\n    return x @ W + b\n")
     loaded = run_and_list_modules(f"grade {stub} --no-record", tmp_path)
     assert "numpy" in loaded
+
+
+def modules_when_the_fork_server_starts(command: str, tmp_path) -> set[str] | None:
+    """The modules loaded when ``mlquiz COMMAND`` (through the installed entry point) first
+    asks for the fork server; None if it never does."""
+    script = ("import json, sys\n"
+              "from mlquiz.grading import server\n"
+              "start = server.fork_server\n"
+              "def watched():\n"
+              "    print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+              "    server.fork_server = start\n"
+              "    return start()\n"
+              "server.fork_server = watched\n"
+              f"sys.argv = ['mlquiz'] + {command!r}.split()\n"
+              "from mlquiz.__main__ import run\n"
+              "try:\n    run()\nexcept SystemExit:\n    pass\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env={"MLQUIZ_DB": str(tmp_path / "m.db"), "PATH": "/usr/bin:/bin",
+                                 "HOME": str(tmp_path)})
+    lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    return set(json.loads(lines[0])) if lines else None
+
+
+def test_grade_starts_its_fork_server_before_loading_click_or_numpy(tmp_path):
+    stub = tmp_path / "backprop.py"
+    stub.write_text("def dense_forward(x, W, b):\n    return x @ W + b\n")
+    loaded = modules_when_the_fork_server_starts(f"grade {stub} --no-record", tmp_path)
+    assert loaded is not None and not {"click", "numpy"} & loaded
+    assert modules_when_the_fork_server_starts("grade --help", tmp_path) is None
+    assert modules_when_the_fork_server_starts("topics", tmp_path) is None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import reference_source, sandbox_children
-from mlquiz.grading import sandbox
+from mlquiz.grading import sandbox, server
 from mlquiz.grading.engine import grade_file
 
 CORRECT_BN = reference_source("bn_backward")
@@ -375,13 +375,13 @@ def test_a_fork_server_that_dies_fails_the_running_function_and_is_replaced(subm
             open({str(marker)!r}, "w").close()
             time.sleep(60)
         """)
-    server = sandbox._fork_server()
+    running = server.fork_server()
 
     def kill_the_server():
         deadline = time.monotonic() + 30
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-        server.process.kill()
+        running.process.kill()
 
     killer = threading.Thread(target=kill_the_server)
     killer.start()
@@ -395,7 +395,7 @@ def test_a_fork_server_that_dies_fails_the_running_function_and_is_replaced(subm
     assert f.verdict == "fail" and "the sandbox's process ended" in f.explanation, f.explanation
     assert sandbox_children() == []
     assert grade_file(submission("bn_backward", CORRECT_BN)).passed
-    assert sandbox._fork_server() is not server
+    assert server.fork_server() is not running
 
 
 def test_sandboxes_closed_at_once_leave_no_child(tmp_path):
@@ -403,7 +403,7 @@ def test_sandboxes_closed_at_once_leave_no_child(tmp_path):
     importing numpy) kills that child as soon as it exists."""
     path = tmp_path / "bn_backward.py"
     path.write_text(CORRECT_BN)
-    sandbox._close_server()  # a server that has yet to start
+    server.stop_server()  # a server that has yet to start
     for _ in range(5):
         with sandbox.Sandbox(path, memory_mb=1024, functions=1, timeout=5):
             pass

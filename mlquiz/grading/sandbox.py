@@ -1,6 +1,6 @@
 """Run a learner's file in a separate, confined process and collect what it returns.
 
-The children are forked by a fork server (``mlquiz/grading/_child.py``), started once per
+The children are forked by a fork server (``server.py``, ``_child.py``), started once per
 grading process with ``python -I -S``: no site-packages, no environment variables of Python's,
 no current directory on ``sys.path``; only the standard library and a folder that links to
 numpy alone, so neither mlquiz nor its references can be imported. The server imports numpy
@@ -30,26 +30,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-import atexit
 import json
 import math
 import os
 import re
 import select
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from importlib.util import find_spec
 from pathlib import Path
 
 from mlquiz.grading._child import PIPE_CLOSED_EXIT
+from mlquiz.grading.server import fork_server
 
-CHILD_SCRIPT = Path(__file__).with_name("_child.py")
 OUTPUT_LIMIT = 64 * 1024  # bytes of stdout and of stderr kept for the report
 RESULT_LIMIT = 64 * 1024 * 1024  # bytes of results accepted from one run (honest ones: < 100 kB)
 PARSED_LIMIT = 4 * RESULT_LIMIT  # bytes the parsed results of one run may take in the grading process
@@ -243,205 +239,6 @@ class _Capture(threading.Thread):
         return text
 
 
-def _numpy_only_dir(tmp: str) -> str:
-    """A folder holding a link to the numpy package (and its bundled libraries) and nothing else."""
-    spec = find_spec("numpy")
-    package = Path(spec.origin).parent
-    folder = Path(tmp, "site")
-    folder.mkdir()
-    os.symlink(package, folder / "numpy")
-    for sibling in package.parent.glob("numpy.libs"):
-        os.symlink(sibling, folder / sibling.name)
-    return str(folder)
-
-
-KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
-
-
-def _child_environment(scratch: str) -> dict:
-    """Locale and time zone only: nothing that names the user's files (MLQUIZ_DB, HOME, XDG_*)."""
-    env = {k: os.environ[k] for k in KEPT_ENVIRONMENT if k in os.environ}
-    # One BLAS thread: less address space under the memory limit, no oversubscription, and a
-    # process with one thread when the sandbox is applied.
-    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", BLIS_NUM_THREADS="1",
-               VECLIB_MAXIMUM_THREADS="1", TMPDIR=scratch)
-    return env
-
-
-class _Child:
-    """A child of the fork server, as the grading process sees it: the pipes of its stdin,
-    stdout and stderr, its pid (once the server has told it) and its exit code (once it ended:
-    negative for a signal, as ``subprocess`` counts; None while it runs, or when the fork
-    server ended first, ``lost`` saying why)."""
-
-    def __init__(self, server, stdin, stdout, stderr):
-        self.server = server
-        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
-        self.pid = None
-        self.returncode = None
-        self.lost = None
-        self.doomed = False  # killed before its pid was known: killed as soon as it is
-
-    def poll(self):
-        return self.returncode
-
-    def wait(self, timeout=None):
-        """The exit code; subprocess.TimeoutExpired if the child still runs after ``timeout``."""
-        if not self.server.wait_for(self, timeout):
-            raise subprocess.TimeoutExpired("mlquiz sandbox child", timeout)
-        return self.returncode
-
-    def kill_group(self):
-        """SIGKILL the child's process group: the child and every process it forked."""
-        with self.server.changed:
-            if self.pid is None:
-                self.doomed = True
-                return
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-class _ForkServer:
-    """The fork server of this grading process (see ``_child.py``): started by a thread of its
-    own, which lives as long as the server (a parent death signal follows the thread that
-    started the process), reads the server's answers and hands them to the waiting children."""
-
-    def __init__(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="mlquiz-", ignore_cleanup_errors=True)
-        self.numpy_dir = _numpy_only_dir(self._tmp.name)
-        self.socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.changed = threading.Condition()
-        self.ended = None  # why the server is gone, once it is
-        self._requests = 0
-        self._pending = {}  # request number -> _Child waiting for its pid
-        self._running = {}  # pid -> _Child waiting for its exit
-        self.process = None
-        started = threading.Event()
-        threading.Thread(target=self._serve, args=(theirs, started), daemon=True,
-                         name="mlquiz-fork-server").start()
-        started.wait()
-
-    def _serve(self, theirs, started):
-        log = Path(self._tmp.name, "server.log")
-        try:
-            with open(log, "wb") as errors:
-                self.process = subprocess.Popen(
-                    [sys.executable, "-I", "-S", str(CHILD_SCRIPT), self.numpy_dir, str(theirs.fileno()),
-                     str(os.getpid())],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-                    pass_fds=(theirs.fileno(),), cwd=self._tmp.name, start_new_session=True,
-                    env=_child_environment(self._tmp.name))
-        except OSError as exc:
-            self._end(f"the sandbox could not start: {exc}")
-            return
-        finally:
-            theirs.close()
-            started.set()
-        while True:
-            try:
-                message = json.loads(self.socket.recv(4096) or b"null")
-            except (OSError, ValueError):
-                message = None
-            if not isinstance(message, dict):
-                break
-            with self.changed:
-                if "pid" in message:
-                    child = self._pending.pop(message["request"])
-                    child.pid = message["pid"]
-                    self._running[child.pid] = child
-                    if child.doomed:
-                        child.kill_group()  # the condition's lock is reentrant
-                elif "exited" in message:
-                    child = self._running.pop(message["exited"], None)
-                    if child is not None:
-                        child.returncode = os.waitstatus_to_exitcode(message["status"])
-                self.changed.notify_all()
-        self.process.wait()
-        last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-        self._end("the sandbox's process ended" + (f": {inert(last[0])[:300]}" if last else ""))
-
-    def _end(self, why):
-        with self.changed:
-            self.ended = why
-            for child in [*self._pending.values(), *self._running.values()]:
-                child.lost = why
-            self._pending.clear()
-            self._running.clear()
-            self.changed.notify_all()
-
-    def fork(self, submission, scratch, memory_mb, cpu_seconds, confined, result_fd) -> _Child:
-        """Ask for a child running ``submission`` in ``scratch``, its events on ``result_fd``
-        (the write end of a pipe, closed here once sent). Returns at once: the child starts
-        as soon as the server is ready."""
-        pipes = [os.pipe() for _ in range(3)]
-        child = _Child(self, open(pipes[0][1], "wb"), open(pipes[1][0], "rb"), open(pipes[2][0], "rb"))
-        theirs = [pipes[0][0], pipes[1][1], pipes[2][1], result_fd]
-        try:
-            with self.changed:
-                self._requests += 1
-                request = {"request": self._requests, "submission": str(submission), "scratch": str(scratch),
-                           "memory_mb": memory_mb, "cpu_seconds": cpu_seconds, "confined": confined}
-                if self.ended:
-                    child.lost = self.ended
-                else:
-                    self._pending[self._requests] = child
-                    try:
-                        socket.send_fds(self.socket, [json.dumps(request).encode()], theirs)
-                    except OSError as exc:
-                        del self._pending[self._requests]
-                        child.lost = f"the sandbox's process cannot be reached: {exc}"
-        finally:
-            for fd in theirs:
-                os.close(fd)
-        return child
-
-    def wait_for(self, child, timeout) -> bool:
-        """Wait until ``child`` has ended (or the server has); False after ``timeout``."""
-        with self.changed:
-            return self.changed.wait_for(lambda: child.returncode is not None or child.lost is not None,
-                                         timeout)
-
-    def close(self):
-        """Stop the server (its socket shut, it exits) and remove its folder."""
-        try:
-            self.socket.shutdown(socket.SHUT_RDWR)  # wakes the reader thread; a bare close would not
-        except OSError:
-            pass
-        self.socket.close()
-        if self.process is not None:
-            try:
-                self.process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._tmp.cleanup()
-
-
-_server = None
-_server_lock = threading.Lock()
-
-
-def _fork_server() -> _ForkServer:
-    """This process's fork server, started on first use and again if it ended."""
-    global _server
-    with _server_lock:
-        if _server is None or _server.ended:
-            if _server is not None:
-                _server.close()
-            else:
-                atexit.register(_close_server)
-            _server = _ForkServer()
-        return _server
-
-
-def _close_server():
-    with _server_lock:
-        if _server is not None:
-            _server.close()
-
-
 _live = set()  # the children not known to have ended, for interrupt()
 _interrupted = threading.Event()
 
@@ -472,7 +269,7 @@ def _kill_group(process, wait=True):
 def _describe_exit(process) -> str:
     returncode = process.returncode
     if returncode is None:
-        return process.lost or "the process stopped answering"
+        return inert(process.lost) if process.lost else "the process stopped answering"
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -546,8 +343,8 @@ class Sandbox:
         scratch = Path(self._tmp.name, f"work-{self._children}")
         scratch.mkdir()
         read_fd, write_fd = os.pipe()
-        process = _fork_server().fork(self.submission, scratch, self.memory_mb, self.cpu_seconds,
-                                      CONFINED, write_fd)
+        process = fork_server().fork(self.submission, scratch, self.memory_mb, self.cpu_seconds,
+                                     CONFINED, write_fd)
         _live.add(process)
         return process, read_fd
 

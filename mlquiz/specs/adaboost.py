@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlquiz.grading.numeric import compare, compare_discrete
+from mlquiz.grading.numeric import compare, compare_discrete, distinct
 from mlquiz.grading.references import load_reference
 from mlquiz.grading.spec import Case, Check, FunctionSpec, Mismatch, Mistake
 
@@ -66,7 +66,7 @@ def test_points(X):
     them, so samples fall exactly on a threshold) and points below and above the data."""
     columns = []
     for j in range(X.shape[1]):
-        values = np.unique(X[:, j])
+        values = distinct(X[:, j])
         columns.append((values[:-1] + values[1:]) / 2 if values.size > 1 else values)
     rows = max(c.size for c in columns)
     thresholds = np.stack([np.resize(c, rows) for c in columns], axis=1)
