@@ -44,7 +44,9 @@ class InProcess:
         self.module = {"__name__": "submission", "__file__": self.path}
         exec(compile(Path(path).read_text(encoding="utf-8"), self.path, "exec"), self.module)
 
-    def run(self, source, jobs, timeout):
+    def run(self, source, jobs, timeout, meanwhile=None):
+        if meanwhile:
+            meanwhile()
         module = type(sys)("submission")
         module.__dict__.update(self.module)
         run = SandboxRun(functions_defined=[n for n, v in self.module.items() if callable(v)])
