@@ -159,8 +159,11 @@ def _limit_resources(memory_mb, cpu_seconds):
 
     limits = []
     if memory_mb > 0:
-        with open("/proc/self/statm") as statm:  # sizes in pages: total address space first
-            taken = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        try:
+            with open("/proc/self/statm") as statm:  # sizes in pages: total address space first
+                taken = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:  # no /proc (macOS, which does not enforce RLIMIT_AS either)
+            taken = 0
         if taken + HEADROOM > memory_mb * 1024 * 1024:
             return -(-(taken + HEADROOM) // (1024 * 1024))
         limits.append((resource.RLIMIT_AS, memory_mb * 1024 * 1024, memory_mb * 1024 * 1024))
@@ -341,7 +344,7 @@ def _child(request, fds, isolation, parent_death, numpy_folders, np, types, warn
             pass
         for fd, target in zip(fds, (0, 1, 2, RESULT_FD)):  # all above 2: the server's 0-2 are open
             os.dup2(fd, target)
-        os.closerange(RESULT_FD + 1, os.sysconf("SC_OPEN_MAX"))
+        _close_all_above(RESULT_FD)
         os.chdir(request["scratch"])
         os.environ["TMPDIR"] = request["scratch"]
         main(request, isolation if request["confined"] else None, parent_death, numpy_folders,
@@ -360,6 +363,23 @@ def _child(request, fds, isolation, parent_death, numpy_folders, np, types, warn
             except Exception:
                 pass
         os._exit(code)
+
+
+def _close_all_above(highest):
+    """Close every descriptor above ``highest``: the server's socket and pipes, the other
+    children's descriptors received since. Those open are listed where the system can
+    (/proc/self/fd), since closing every possible number takes long under a high limit."""
+    try:
+        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        os.closerange(highest + 1, os.sysconf("SC_OPEN_MAX"))
+        return
+    for fd in open_fds:
+        if fd > highest:
+            try:
+                os.close(fd)
+            except OSError:  # the listing's own descriptor, closed already
+                pass
 
 
 def main(request, isolation, parent_death, numpy_folders, np, types, warnings):
