@@ -328,7 +328,8 @@ def test_the_database_cannot_be_read_or_found(tmp_path):
 
         def steal():
             assert "MLQUIZ_DB" not in os.environ and "HOME" not in os.environ, os.environ
-            for guess in (os.environ.get("MLQUIZ_DB", ""), {db!r}, f"/proc/{{os.getppid()}}/environ"):
+            for guess in (os.environ.get("MLQUIZ_DB", ""), {db!r}, f"/proc/{{os.getppid()}}/environ",
+                          f"/proc/{{sys.argv[-1]}}/environ"):
                 try:
                     data = open(guess, "rb").read()
                     print("BREACH read", guess, len(data))
@@ -355,8 +356,11 @@ def test_the_database_cannot_be_read_or_found(tmp_path):
 WRITE_GRADER_MEMORY = """
     import ctypes
 
-    def steal():
-        ppid = os.getppid()
+    def steal():  # the fork server (the parent), then the grading process (the server's last argument)
+        for ppid in (os.getppid(), int(sys.argv[-1])):
+            steal_from(ppid)
+
+    def steal_from(ppid):
         try:
             with open(f"/proc/{ppid}/mem", "r+b") as memory:
                 memory.seek(0x400000)
