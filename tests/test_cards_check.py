@@ -213,7 +213,7 @@ def hostile_inputs(marker: Path) -> list[str]:
         "import os",
         "exec",
         f"exec('open(\"{marker}\", \"w\")')",
-        f"eval('1')",
+        "eval('1')",
         f"open('{marker}', 'w')",
         "globals()",
         "__builtins__",

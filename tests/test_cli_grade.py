@@ -2,7 +2,6 @@
 installed console script) and click's runner: exit codes, JSON, reproducible seeds."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,7 +82,7 @@ def test_text_report_names_output_errors_and_the_reproducing_command(submission)
     out = run("grade", path, "--seed", "3", "--no-record").stdout
     assert "dbeta differs" in out and "max abs error" in out and "max rel error" in out
     assert "first failing case" in out and "dout [" in out
-    assert f"--seed 3" in out
+    assert "--seed 3" in out
 
 
 def test_learner_output_is_shown_truncated(submission):

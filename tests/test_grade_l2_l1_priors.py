@@ -2,7 +2,6 @@
 and a reference with one classic mistake fails exactly the function it breaks, naming the
 mistake."""
 
-import ast
 from pathlib import Path
 
 import pytest

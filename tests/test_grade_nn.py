@@ -2,7 +2,6 @@
 each classic mistake fails with the right words, and the finite-difference checks judge a
 gradient without the reference's backward."""
 
-import numpy as np
 import pytest
 
 from conftest import mutant
