@@ -2,13 +2,15 @@
 installed console script) and click's runner: exit codes, JSON, reproducible seeds."""
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import reference_source
+from conftest import fork_servers, reference_source
 from mlquiz.curriculum import data_dir, exercises
 
 MLQUIZ = str(Path(sys.executable).with_name("mlquiz"))
@@ -23,6 +25,31 @@ def test_reference_passes_with_exit_0():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS  batchnorm_backward" in result.stdout
     assert "seed" in result.stdout
+
+
+@pytest.mark.parametrize("what", ["one", "all"])
+def test_grading_leaves_no_process_and_no_temporary_folder(tmp_path, what):
+    """The command leaves without tearing the interpreter down, yet as a normal exit would:
+    its fork server stops, the server's and the sandboxes' folders are removed, and all that
+    was printed arrives (through a pipe, where it is buffered)."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    for exercise_id in ("bn_backward", "taylor"):
+        (folder / f"{exercise_id}.py").write_text(reference_source(exercise_id))
+    target = ["--all", folder] if what == "all" else [folder / "bn_backward.py"]
+    process = subprocess.Popen([MLQUIZ, "grade", *map(str, target), "--no-record"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(temporary)})
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, out + err
+    last = out.rstrip().splitlines()[-1]  # the last line printed: everything arrived
+    assert last.startswith("2 of 2 exercise files pass" if what == "all" else "1 function: 1 passed")
+    deadline = time.monotonic() + 10
+    while fork_servers(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fork_servers(process.pid) == []
+    assert list(temporary.iterdir()) == []
 
 
 def test_stub_exits_1_and_says_not_implemented():
