@@ -412,3 +412,22 @@ def test_sandboxes_closed_at_once_leave_no_child(tmp_path):
         time.sleep(0.05)
     assert sandbox_children() == []
     assert not sandbox._live
+
+
+def test_children_asked_for_at_once_each_get_their_own_pipes(tmp_path):
+    """Eight files graded at once from eight threads: each report holds its own file's output
+    and verdict (a child given another request's descriptors would mix them up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = []
+    for k in range(8):
+        folder = tmp_path / f"f{k}"
+        folder.mkdir()
+        body = CORRECT_BN if k % 2 else CORRECT_BN.replace("dout.sum(axis=0)", "2 * dout.sum(axis=0)", 1)
+        (folder / "bn_backward.py").write_text(body + f"\nprint('file number {k}')\n")
+        paths.append(folder / "bn_backward.py")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        reports = list(pool.map(grade_file, paths))
+    for k, report in enumerate(reports):
+        assert f"file number {k}" in report.stdout and report.stdout.count("file number") == 1
+        assert report.passed == bool(k % 2), (k, said(report))

@@ -3,14 +3,15 @@
 Run as a script (``python -I -S _child.py NUMPY_DIR CONTROL_FD PARENT_PID``) it is the fork
 server: it imports numpy once, then forks one child per request of the grading process, so
 that no child pays for the interpreter and numpy again. The server never runs a learner's code;
-every child is a fresh copy of it. On the control socket (``CONTROL_FD``, a SOCK_SEQPACKET
-Unix socket: one JSON message per packet) the grading process sends
+every child is a fresh copy of it. On the control socket (``CONTROL_FD``, a Unix stream socket:
+one JSON object a line) the grading process sends, one request at a time,
 
-    {"request": n, "submission": path, "scratch": folder, "memory_mb": m, "cpu_seconds": s,
-     "confined": true}   with four file descriptors: the child's stdin, stdout, stderr and results
+    {"submission": path, "scratch": folder, "memory_mb": m, "cpu_seconds": s, "confined": true}
+    with four file descriptors attached: the child's stdin, stdout, stderr and results
 
-and the server answers ``{"request": n, "pid": pid}`` once the child has its own process group
-(the grading process kills the group), then ``{"exited": pid, "status": wait status}`` when the
+and the server answers ``{"pid": pid}`` once the child has its own process group (the grading
+process kills the group; only then is the next request sent, so that descriptors are never
+mistaken for another request's), then ``{"exited": pid, "status": wait status}`` when the
 child ends. The server exits when the socket closes, or with the grading process (its parent
 death signal).
 
@@ -294,9 +295,11 @@ def serve(argv):
 
     def tell(message):
         try:
-            control.send(json.dumps(message).encode())
+            control.sendall((json.dumps(message) + "\n").encode())
         except OSError:  # the grading process is gone
             os._exit(0)
+
+    buffer, received = b"", []  # what was read of the request in flight, and its descriptors
 
     while True:
         ready = select.select([control, wake_read], [], [])[0]
@@ -311,10 +314,15 @@ def serve(argv):
                     break
                 tell({"exited": pid, "status": status})
         if control in ready:
-            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 4)
-            if not message:
+            data, fds, _, _ = socket.recv_fds(control, 1 << 16, 4)
+            if not data:
                 os._exit(0)
-            request = json.loads(message)
+            buffer += data
+            received += fds
+            if b"\n" not in buffer:
+                continue
+            line, buffer = buffer.split(b"\n", 1)
+            request, fds, received = json.loads(line), received, []
             pid = os.fork()
             if pid == 0:
                 control.close()
@@ -329,7 +337,7 @@ def serve(argv):
                 os.setpgid(pid, pid)  # the child does it too: whichever runs first
             except OSError:
                 pass
-            tell({"request": request["request"], "pid": pid})
+            tell({"pid": pid})
 
 
 def _child(request, fds, isolation, parent_death, numpy_folders, np, types, warnings):

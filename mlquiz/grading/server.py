@@ -12,6 +12,7 @@ never runs a learner's code: every child is a fresh copy of it.
 from __future__ import annotations
 
 import atexit
+import collections
 import json
 import os
 import signal
@@ -94,12 +95,14 @@ class ForkServer:
     def __init__(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="mlquiz-", ignore_cleanup_errors=True)
         self.numpy_dir = _numpy_only_dir(self._tmp.name)
-        self.socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.changed = threading.Condition()
         self.ended = None  # why the server is gone, once it is
-        self._requests = 0
-        self._pending = {}  # request number -> _Child waiting for its pid
-        self._running = {}  # pid -> _Child waiting for its exit
+        # One request is in flight at a time, so that the descriptors the server receives are
+        # always the request's it reads: the others wait, with their descriptors, in _queue.
+        self._queue = collections.deque()  # (Child, request line, descriptors) not sent yet
+        self._in_flight = None  # the Child whose pid the server will tell next
+        self._running = {}  # pid -> Child waiting for its exit
         self.process = None
         started = threading.Event()
         self._reader = threading.Thread(target=self._serve, args=(theirs, started), daemon=True,
@@ -123,20 +126,15 @@ class ForkServer:
         finally:
             theirs.close()
             started.set()
-        while True:
-            try:
-                message = json.loads(self.socket.recv(4096) or b"null")
-            except (OSError, ValueError):
-                message = None
-            if not isinstance(message, dict):
-                break
+        for message in self._messages():
             with self.changed:
                 if "pid" in message:
-                    child = self._pending.pop(message["request"])
+                    child, self._in_flight = self._in_flight, None
                     child.pid = message["pid"]
                     self._running[child.pid] = child
                     if child.doomed:
                         child.kill_group()  # the condition's lock is reentrant
+                    self._send_next()
                 elif "exited" in message:
                     child = self._running.pop(message["exited"], None)
                     if child is not None:
@@ -146,12 +144,44 @@ class ForkServer:
         last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
         self._end("the sandbox's process ended" + (f": {last[0][:300]}" if last else ""))
 
+    def _messages(self):
+        """The server's messages (one JSON object a line) until its socket closes."""
+        buffer = b""
+        while True:
+            try:
+                data = self.socket.recv(1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            *lines, buffer = (buffer + data).split(b"\n")
+            for line in lines:
+                yield json.loads(line)
+
+    def _send_next(self):
+        """Send the first waiting request if none is in flight (with ``changed`` held)."""
+        while self._in_flight is None and self._queue:
+            child, line, fds = self._queue.popleft()
+            try:
+                socket.send_fds(self.socket, [line], fds)
+                self._in_flight = child
+            except OSError as exc:
+                child.lost = f"the sandbox's process cannot be reached: {exc}"
+            finally:
+                for fd in fds:
+                    os.close(fd)
+
     def _end(self, why):
         with self.changed:
             self.ended = why
-            for child in [*self._pending.values(), *self._running.values()]:
+            children = [child for child, _, _ in self._queue] + list(self._running.values())
+            for child in children + ([self._in_flight] if self._in_flight else []):
                 child.lost = why
-            self._pending.clear()
+            for _, _, fds in self._queue:
+                for fd in fds:
+                    os.close(fd)
+            self._queue.clear()
+            self._in_flight = None
             self._running.clear()
             self.changed.notify_all()
 
@@ -162,23 +192,16 @@ class ForkServer:
         pipes = [os.pipe() for _ in range(3)]
         child = Child(self, open(pipes[0][1], "wb"), open(pipes[1][0], "rb"), open(pipes[2][0], "rb"))
         theirs = [pipes[0][0], pipes[1][1], pipes[2][1], result_fd]
-        try:
-            with self.changed:
-                self._requests += 1
-                request = {"request": self._requests, "submission": str(submission), "scratch": str(scratch),
-                           "memory_mb": memory_mb, "cpu_seconds": cpu_seconds, "confined": confined}
-                if self.ended:
-                    child.lost = self.ended
-                else:
-                    self._pending[self._requests] = child
-                    try:
-                        socket.send_fds(self.socket, [json.dumps(request).encode()], theirs)
-                    except OSError as exc:
-                        del self._pending[self._requests]
-                        child.lost = f"the sandbox's process cannot be reached: {exc}"
-        finally:
-            for fd in theirs:
-                os.close(fd)
+        request = {"submission": str(submission), "scratch": str(scratch), "memory_mb": memory_mb,
+                   "cpu_seconds": cpu_seconds, "confined": confined}
+        with self.changed:
+            if self.ended:
+                child.lost = self.ended
+                for fd in theirs:
+                    os.close(fd)
+            else:
+                self._queue.append((child, (json.dumps(request) + "\n").encode(), theirs))
+                self._send_next()
         return child
 
     def wait_for(self, child, timeout) -> bool:
