@@ -164,6 +164,29 @@ def test_wrong_formulas_are_rejected_with_a_counterexample(card_id, text):
     assert "expected answer is" in result.message
 
 
+@pytest.mark.parametrize("domain, values", [("sign", (1.0, -1.0)), ("binary", (1.0, 0.0))])
+def test_every_special_value_meets_every_sign_and_bit(domain, values):
+    """Special points go through each special value of a real symbol once with each value of
+    a discrete one (a label y), within the first fourteen: an answer that parts from the
+    expected one only at y f = 0.5 meets y = +1, f = 0.5 and y = -1, f = -0.5."""
+    y, f = check.sympy.symbols("y f")
+    rng = check.random.Random(0)
+    met = {(point[y], point[f]) for point in
+           (check.draw_point({y: domain, f: "real"}, rng, "special", turn) for turn in range(14))}
+    assert met == {(label, value) for label in values for value in check._SPECIAL["real"]}
+
+
+@pytest.mark.parametrize("card_id, text", [
+    ("svm_primal.hinge", "(1 - y f) I(y f <= 0)"),  # parts from max(0, 1 - y f) only for 0 < y f < 1
+    ("svm_primal.hinge", "max(0, 1 - y f) + I(y f > 0) I(y f < 1) (y f - 1) / 2"),
+])
+def test_an_answer_wrong_only_between_a_margin_of_0_and_1_is_rejected_on_every_seed(card_id, text):
+    card = get_card(card_id)
+    accepted = [seed for seed in range(400)
+                if check.check_answer(card, text, seed=seed, proof_seconds=0.0).correct]
+    assert accepted == []
+
+
 @pytest.mark.parametrize("card_id, text, expected", [
     ("backprop.dense_dw", "x.T @ dz", "correct"),
     ("backprop.dense_dw", "dz.T @ x", "wrong"),

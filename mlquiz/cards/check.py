@@ -485,6 +485,8 @@ _SPECIAL = {
     "positive": (1.0, 2.0, 0.5, 3.0),
     "unit": (0.5, 0.25, 0.75),
 }
+#: the values of the discrete domains, gone through in turn at special points
+_DISCRETE = {"sign": (1.0, -1.0), "binary": (1.0, 0.0)}
 #: the styles of random points, in turn: plain draws, special values, large values (beyond
 #: ±3, where sigmoids saturate), plain draws with ties between symbols, special values again
 POINT_STYLES = ("plain", "special", "large", "tie", "special")
@@ -521,14 +523,23 @@ def draw_point(domains: dict, rng: random.Random, style: str, turn: int = 0) -> 
     points go through the special values in turn: the ``turn``-th time, symbol ``i`` takes
     value ``turn + i * (turn // n)`` of the ``n`` of its domain, so that first every symbol
     takes the same value (0 with 0, 1 with 1: ties, margins of exactly 1), then shifted ones.
+    A discrete symbol (a sign, a bit) keeps its value while the others go through theirs,
+    then the next: the ``j``-th one takes bit ``j`` of ``turn // period`` (``period`` the most
+    special values of a domain), so that every special value meets every sign (y f = 0.5
+    comes with y = +1, f = 0.5 and with y = -1, f = -0.5).
     Tie points set one symbol equal to another where the domains allow (x exactly at a
     threshold t, a score equal to a label)."""
     env = {symbol: _draw(domain, rng, style) for symbol, domain in domains.items()}
     if style == "special":
+        period = max((len(_SPECIAL[d]) for d in domains.values() if d in _SPECIAL), default=1)
+        discrete = 0
         for i, (symbol, domain) in enumerate(domains.items()):
             if domain in _SPECIAL:
                 n = len(_SPECIAL[domain])
                 env[symbol] = _SPECIAL[domain][(turn + i * (turn // n)) % n]
+            elif domain in _DISCRETE:
+                env[symbol] = _DISCRETE[domain][((turn // period) >> discrete) & 1]
+                discrete += 1
     if style == "tie" and len(env) > 1:
         a, b = rng.sample(list(env), 2)
         if _fits(env[b], domains[a]):
