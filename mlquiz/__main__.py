@@ -30,10 +30,11 @@ def run():
 
 
 def leave(code):
-    """Exit with ``code`` (as ``sys.exit`` reads it) after doing what the interpreter's own exit
-    does that matters (threads joined, atexit functions run: the fork server stopped, temporary
-    folders removed; standard streams flushed), without unloading every module. Every command
-    has closed its database by then."""
+    """Exit with ``code`` (as ``sys.exit`` reads it) after doing, in its order, what the
+    interpreter's own exit does that matters: threads told to stop and joined (CPython's
+    ``threading._shutdown``), atexit functions run (the fork server stopped, temporary folders
+    removed), standard streams flushed; without unloading every module. Every command has
+    closed its database by then."""
     import atexit
     import os
     import threading
@@ -43,9 +44,7 @@ def leave(code):
     elif not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    threading._shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
