@@ -1,12 +1,13 @@
 """The fork server of the grading process: one process that imports numpy once and forks a
 child for each file to grade (its side of the protocol is ``_child.py``'s ``serve``).
 
-:func:`fork_server` starts it on first use (and again if it ended); a grading command starts it
-as soon as it is chosen (``mlquiz.cli``), so that numpy loads in the server while the grading
-process imports the rest, which is why this module imports little. :meth:`ForkServer.fork`
-asks for a child and returns at once, a :class:`Child` the sandbox (``sandbox.py``) runs the
-jobs through. The server is started with ``python -I -S`` and a minimal environment, and
-never runs a learner's code: every child is a fresh copy of it.
+:func:`fork_server` starts it on first use (and again if it ended); the ``mlquiz`` command
+starts it before anything else when it grades (``mlquiz/__main__.py``), so that numpy loads in
+the server while the grading process imports the rest, which is why this module imports
+neither numpy nor the rest of mlquiz. :meth:`ForkServer.fork` asks for a child and returns at
+once, a :class:`Child` the sandbox (``sandbox.py``) runs the jobs through. The server is
+started with ``python -I -S`` and a minimal environment, and never runs a learner's code: every
+child is a fresh copy of it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 
 
 def _child_environment(scratch: str) -> dict:
-    """Locale and time zone only: nothing that names the user's files (MLQUIZ_DB, HOME, XDG_*)."""
+    """The environment of the server, and so of every child (which sets its own TMPDIR):
+    locale and time zone only, nothing that names the user's files (MLQUIZ_DB, HOME, XDG_*)."""
     env = {k: os.environ[k] for k in KEPT_ENVIRONMENT if k in os.environ}
     # One BLAS thread: less address space under the memory limit, no oversubscription, and a
     # process with one thread when the sandbox is applied.
@@ -247,6 +249,8 @@ def fork_server() -> ForkServer:
 
 
 def stop_server(wait=True):
+    """Stop this process's fork server, if it has one (waiting until it has exited unless
+    ``wait`` is false: at exit); the next grade starts a new one."""
     with _server_lock:
         if _server is not None:
             _server.close() if wait else _server.stop()
