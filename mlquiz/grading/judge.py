@@ -223,11 +223,11 @@ def _judge_function(spec, cases, indices, run, expected, context) -> FunctionRep
         if failure:
             result.cases_failed += 1
             if result.failure is None:
-                result.failure, first = failure, (case, event)
+                result.failure, first = failure, (case, event, index)
     if result.cases_failed:
         result.verdict = FAIL
         if result.failure.get("case"):
-            show_case(result.failure, spec, *first, expected.reference, context)
+            show_case(result.failure, spec, *first, expected, context)
     return result
 
 
@@ -380,9 +380,11 @@ def _private(folder: Path) -> bool:
     return stat.S_ISDIR(info.st_mode) and mine and not info.st_mode & 0o022
 
 
-def show_case(failure, spec, case, event, reference, context) -> None:
-    """Add the first failing case's inputs, expected and returned values to ``failure``, and
-    save the case to an .npz file with a two-line snippet that replays it in Python."""
+def show_case(failure, spec, case, event, index, expected, context) -> None:
+    """Add the first failing case's inputs, expected and returned values to ``failure`` (the
+    case is number ``index`` of ``expected``, the references' outputs), and save the case to an
+    .npz file with a two-line snippet that replays it in Python."""
+    reference = expected.reference
     arrays = {}
     call = Call(spec.name, case.args, case.kwargs)
     rendered = [_render_call(call, reference, arrays, "")]
@@ -391,13 +393,13 @@ def show_case(failure, spec, case, event, reference, context) -> None:
     failure["inputs"] = {name: _show(value) for name, value in _named_args(call, reference)}
     if event is not None and event.get("ok") and not case.raises:
         try:
-            got, expected = wire.decode(event.get("value"), np), run_reference(reference, spec, case)
+            got, wanted = wire.decode(event.get("value"), np), expected[index]
             prefix = ""
             if failure.get("output") in spec.outputs and len(spec.outputs) > 1 \
                     and isinstance(got, (list, tuple)) and len(got) == len(spec.outputs):
-                index = spec.outputs.index(failure["output"])  # only the wrong output
-                got, expected, prefix = got[index], expected[index], f"{failure['output']} = "
-            failure["got"], failure["expected"] = (prefix + _show(got, prefix), prefix + _show(expected, prefix))
+                output = spec.outputs.index(failure["output"])  # only the wrong output
+                got, wanted, prefix = got[output], wanted[output], f"{failure['output']} = "
+            failure["got"], failure["expected"] = (prefix + _show(got, prefix), prefix + _show(wanted, prefix))
         except Exception:  # shown for information only; the verdict stands without it
             pass
     name = f"{context['exercise']}-{spec.name}-seed{context['seed']}.npz"
