@@ -365,12 +365,22 @@ def _child(request, fds, isolation, parent_death, numpy_folders, np, types, warn
         traceback.print_exc()
         code = 1
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
+        _flush_output()
         os._exit(code)
+
+
+def _flush_output(tell_what_was_lost=False):
+    """Flush the learner's stdout and stderr; with ``tell_what_was_lost``, say on stderr (as a
+    normal exit would) that a stream could not be flushed (its descriptor closed by the code)."""
+    for name in ("stdout", "stderr"):
+        try:
+            getattr(sys, name).flush()
+        except Exception as exc:
+            if tell_what_was_lost:
+                try:
+                    os.write(2, f"Exception ignored while flushing sys.{name}: {type(exc).__name__}: {exc}\n".encode())
+                except OSError:
+                    pass
 
 
 def _close_all_above(highest):
@@ -397,11 +407,7 @@ def main(request, isolation, parent_death, numpy_folders, np, types, warnings):
     out = os.fdopen(RESULT_FD, "w", buffering=1)
 
     def emit(event):
-        for stream in (sys.stdout, sys.stderr):  # so that what was printed is not lost if killed
-            try:
-                stream.flush()
-            except Exception:
-                pass
+        _flush_output()  # so that what was printed is not lost if the process is killed
         try:
             out.write(json.dumps(event) + "\n")
             out.flush()
@@ -449,14 +455,7 @@ def main(request, isolation, parent_death, numpy_folders, np, types, warnings):
             emit({"event": "result", "job": index, "ok": False,
                   "error": {"type": type(exc).__name__, "message": f"cannot send the result: {exc}",
                             "traceback": ""}})
-    for name in ("stdout", "stderr"):  # what a normal exit would say of output that was lost
-        try:
-            getattr(sys, name).flush()
-        except Exception as exc:
-            try:
-                os.write(2, f"Exception ignored while flushing sys.{name}: {type(exc).__name__}: {exc}\n".encode())
-            except OSError:
-                pass
+    _flush_output(tell_what_was_lost=True)
     emit({"event": "done"})
 
 
