@@ -7,7 +7,6 @@ thinks. Each rating is a review in the schedule as soon as it is given.
 
 from __future__ import annotations
 
-import json
 import sys
 import textwrap
 import threading
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import (current_time, db_option, json_option, lang_option, opened,
+from mlquiz.cli.common import (current_time, db_option, echo_json, json_option, lang_option, opened,
                                rating_word, relative, show_time, state_word, topic_or_fail, wrap)
 from mlquiz.i18n import _, ngettext
 
@@ -434,7 +433,7 @@ def cards(topic, as_json, lang, db):
                 "state": _state_name(row), "due": row["due"] if row else None,
                 "reviews": row["reps"] if row else 0,
             })
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        echo_json(data)
         return
     titles = _titles(lang)
     current = None
@@ -499,7 +498,7 @@ def check_command():
 
     for line in click.get_text_stream("stdin", errors="replace"):
         if line.strip():
-            click.echo(json.dumps(check_request(line), ensure_ascii=False))
+            echo_json(check_request(line), indent=None)
             sys.stdout.flush()
 
 

@@ -32,6 +32,14 @@ def json_option(command):
                         help="Print the result as JSON.")(command)
 
 
+def echo_json(data, indent: int | None = 2) -> None:
+    """Print ``data`` as JSON, Chinese titles and answers as they are (not escaped); ``json``
+    is imported here, when asked for, not by every start of ``mlquiz next``."""
+    import json
+
+    click.echo(json.dumps(data, ensure_ascii=False, indent=indent))
+
+
 class Language(click.ParamType):
     """``en`` or ``zh`` from what a learner or a locale says (``zh_CN.UTF-8`` is ``zh``); any
     other language is a usage error. Converting also chooses the language of every later

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, exercise_title,
-                               json_option, lang_option, opened, rating_word, show_time)
+from mlquiz.cli.common import (current_time, db_option, echo_json, exercise_or_fail,
+                               exercise_title, json_option, lang_option, opened, rating_word,
+                               show_time)
 from mlquiz.curriculum import display_path, grade_command
 from mlquiz.i18n import _, columns, language, ngettext, pad
 
@@ -349,7 +350,7 @@ def topics(as_json):
              "file": f"exercises/{ex.file}", "functions": list(ex.functions),
              "cards": cards_for_exercise(ex.id)} for ex in exercises()]
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        echo_json(rows)
         return
     ids = max(len(r["id"]) for r in rows)
     for r in rows:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import click
 
-from mlquiz.cli.common import (current_time, db_option, exercise_or_fail, exercise_title,
-                               json_option, lang_option, opened, rating_word, relative,
-                               show_time, state_word, wrap)
+from mlquiz.cli.common import (current_time, db_option, echo_json, exercise_or_fail,
+                               exercise_title, json_option, lang_option, opened, rating_word,
+                               relative, show_time, state_word, wrap)
 from mlquiz import clock
 from mlquiz.curriculum import display_path, grade_command
 from mlquiz.i18n import _, columns, ngettext, pad
@@ -53,9 +53,7 @@ def next_command(as_json, db, lang):
     data = found.to_dict()
     item = found.item
     if as_json:
-        import json
-
-        click.echo(json.dumps(data, ensure_ascii=False))
+        echo_json(data, indent=None)
         return
     if item is None:
         if found.next_due is None:
@@ -217,9 +215,7 @@ def stats(as_json, db, lang):
     with opened(db) as store:
         data = compute(store, now)
     if as_json:
-        import json
-
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        echo_json(data)
         return
     states = ["new", "learning", "review", "relearning"]
     words = [state_word(s) for s in states] + [_("total")]
@@ -445,9 +441,7 @@ def attempts(exercise, as_json, db):
     with opened(db) as store:
         rows = stored_attempts(store, found.id)
     if as_json:
-        import json
-
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        echo_json(rows)
         return
     if not rows:
         click.echo(_("No stored attempts of {id} yet: `mlquiz grade` stores each graded file.")
