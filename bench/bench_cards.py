@@ -32,13 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_next  # noqa: E402
+
 NOW = "2026-03-02T08:00:00Z"
 PROMPT = b"Your answer (Enter to reveal): "
-
-
-def mlquiz_command() -> list[str]:
-    script = Path(sys.executable).with_name("mlquiz")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "mlquiz"]
 
 
 def read_until(stream, marker: bytes, timeout: float = 30.0) -> bytes:
@@ -124,7 +122,7 @@ def time_check_command(rows: list[dict], env) -> float:
     """Wall seconds of one ``mlquiz check`` process over ``rows``."""
     lines = "".join(json.dumps({"card": r["card"], "answer": r["answer"]}) + "\n" for r in rows)
     started = time.perf_counter()
-    process = subprocess.run([*mlquiz_command(), "check"], input=lines, capture_output=True, text=True, env=env)
+    process = subprocess.run([*bench_next.mlquiz_command(), "check"], input=lines, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - started
     if process.returncode != 0 or len(process.stdout.splitlines()) != len(rows):
         raise RuntimeError(process.stderr)
@@ -142,11 +140,11 @@ def main() -> int:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="mlquiz-bench-cards-"))
-    env = {k: v for k, v in os.environ.items() if k not in ("MLQUIZ_LANG", "PYTHONDONTWRITEBYTECODE")}
+    env = bench_next.installed_environment("MLQUIZ_LANG")
     env.update({"MLQUIZ_DB": str(folder / "cards.db"), "MLQUIZ_NOW": NOW})
-    command = [*mlquiz_command(), "review"]
+    command = [*bench_next.mlquiz_command(), "review"]
     try:
-        subprocess.run([*mlquiz_command(), "next", "--json"], env=env, check=True,
+        subprocess.run([*bench_next.mlquiz_command(), "next", "--json"], env=env, check=True,
                        stdout=subprocess.DEVNULL)  # creates and fills the database
         first_question(command, env)  # warm-up: caches, .pyc files
         base, shown = [], []

@@ -16,7 +16,6 @@ cost per grade. Target: at most 20 ms.
 """
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -26,9 +25,12 @@ from pathlib import Path
 
 from mlquiz.curriculum import data_dir, exercises
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_next  # noqa: E402
+
 MLQUIZ = [sys.executable, "-m", "mlquiz"]
 # As installed: .pyc files written and reused (a first run of each command warms them up).
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV = bench_next.installed_environment()
 
 
 def median_seconds(command, runs):

@@ -93,6 +93,12 @@ def mlquiz_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "mlquiz"]
 
 
+def installed_environment(*unset: str) -> dict:
+    """This process's environment for a command run as installed (bytecode written and
+    reused: no PYTHONDONTWRITEBYTECODE), without the variables ``unset``."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", *unset)}
+
+
 def timed(command, env) -> float:
     started = time.perf_counter()
     subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -109,8 +115,7 @@ def setup(doc: str, runs: int):
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="mlquiz-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MLQUIZ_NOW", "MLQUIZ_DB", "PYTHONDONTWRITEBYTECODE")}
+    env = installed_environment("MLQUIZ_NOW", "MLQUIZ_DB")
     return args, folder, env
 
 
