@@ -190,9 +190,7 @@ def main() -> int:
         failures.append(f"first question {s / b:.2f}x > 5x")
     if max(cpu) >= 1.0:
         failures.append(f"slowest check {max(cpu):.2f} s of CPU >= 1 s")
-    print("\n" + ("targets met: first question <= 5x baseline, every check < 1 s of CPU" if not failures
-                  else "MISSED: " + "; ".join(failures)))
-    return 1 if failures else 0
+    return bench_next.verdict(failures, "targets met: first question <= 5x baseline, every check < 1 s of CPU")
 
 
 if __name__ == "__main__":

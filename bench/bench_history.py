@@ -77,9 +77,7 @@ def main() -> int:
                 failures.append(f"{name}: {seconds:.2f} s >= 1 s")
             if memory >= 50:
                 failures.append(f"{name}: {memory:.0f} MB >= 50 MB")
-    print("\n" + ("targets met: under 1 s and 50 MB" if not failures
-                  else "MISSED: " + "; ".join(failures)))
-    return 1 if failures else 0
+    return bench_next.verdict(failures, "targets met: under 1 s and 50 MB")
 
 
 if __name__ == "__main__":

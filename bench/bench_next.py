@@ -99,6 +99,12 @@ def installed_environment(*unset: str) -> dict:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", *unset)}
 
 
+def verdict(failures: list[str], met: str = "targets met") -> int:
+    """Print whether the targets were met (``met``) or which were missed; the exit code."""
+    print("\n" + (met if not failures else "MISSED: " + "; ".join(failures)))
+    return 1 if failures else 0
+
+
 def timed(command, env) -> float:
     started = time.perf_counter()
     subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -173,8 +179,7 @@ def main() -> int:
           "(target 30 s)")
     if optimize_seconds >= 30:
         failures.append(f"optimize: {optimize_seconds:.1f} s >= 30 s")
-    print("\n" + ("targets met" if not failures else "MISSED: " + "; ".join(failures)))
-    return 1 if failures else 0
+    return verdict(failures)
 
 
 if __name__ == "__main__":
